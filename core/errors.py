@@ -1,0 +1,53 @@
+"""The project's own errors.
+
+Every error a user can cause is an ``ExplorerError`` whose message is one
+clear line. ``InputError`` means "what you gave me cannot work" (the command
+line exits 2); any other ``ExplorerError`` means "this failed" (exit 1).
+"""
+
+
+class ExplorerError(Exception):
+    """A failure the user should read about in one line."""
+
+    exit_status = 1
+
+
+class InputError(ExplorerError):
+    """Bad input: a file, a word, an option value."""
+
+    exit_status = 2
+
+
+class ConfigError(InputError):
+    """A hyperparameter that cannot work."""
+
+
+class CorpusError(InputError):
+    """A corpus that cannot be read or used."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint that cannot be loaded."""
+
+
+class UnknownWordError(InputError):
+    """A word that is not in the vocabulary."""
+
+    def __init__(self, word: str, suggestions: list[str] | None = None):
+        self.word = word
+        self.suggestions = list(suggestions or [])
+        hint = f" (nearest vocabulary words: {', '.join(self.suggestions)})" if self.suggestions else ""
+        super().__init__(f"'{word}' is not in the vocabulary{hint}")
+
+
+class DownloadError(ExplorerError):
+    """A download that failed, timed out, was cancelled or did not match its checksum."""
+
+
+class DivergenceError(ExplorerError):
+    """Training produced a non-finite value."""
+
+    def __init__(self, message: str, where: str = "", batch: int | None = None):
+        self.where = where
+        self.batch = batch
+        super().__init__(message)

@@ -1,0 +1,322 @@
+"""The trainer: minibatches in order, stage by stage or on the fast path.
+
+Anything (the window, a test, the command line) drives one ``Trainer``:
+
+* ``step_stage()`` computes the next stage of the current minibatch (float64,
+  recorded) and returns it; ``finish_batch()`` runs the remaining stages;
+* ``run(n)`` trains ``n`` whole minibatches on the fast path (no recording),
+  optionally stopping at a deadline so a window can keep its event loop free.
+
+Both paths take minibatches in the same order (a permutation of the training
+set per epoch, drawn from the seed) and apply the same mathematics.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .corpus import Corpus
+from .errors import ConfigError, DivergenceError
+from .fast import FastPath
+from .history import History
+from .model import CONTEXT, Config, FourGramModel
+from .stages import N_STAGES, Stage, run_stages
+
+DIVERGENCE_FACTOR = 5
+# Arrays computed from the weights before any update: non-finite values there mean the weights are bad.
+FORWARD_ARRAYS = {"x", "t", "e", "z_h", "h", "z_o", "p", "loss_n", "L"}
+
+
+class Trainer:
+    """Trains a ``FourGramModel`` on a ``Corpus``; see the module docstring."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        config: Config | None = None,
+        *,
+        model: FourGramModel | None = None,
+        fast_dtype=np.float32,
+        valid_every: int | None = None,
+    ):
+        self.corpus = corpus
+        self.model = model if model is not None else FourGramModel(corpus.vocab, config or Config())
+        if list(self.model.vocab) != list(corpus.vocab):
+            raise ConfigError("the network's vocabulary is not the corpus's vocabulary")
+        c = self.model.config
+        if len(corpus.train) < c.batch_size:
+            raise ConfigError(
+                f"batch size {c.batch_size:,} is larger than the training set ({len(corpus.train):,} examples)"
+            )
+        self.fast_dtype = np.dtype(fast_dtype)
+        self.learning_rate = c.learning_rate
+        self.momentum = c.momentum
+        self.batches_per_epoch = len(corpus.train) // c.batch_size
+        self.valid_every = valid_every or min(1000, max(50, self.batches_per_epoch // 4))
+        self.history = History()
+        self.step = 0  # completed minibatches
+        self.stage: Stage | None = None  # last stage computed, None between minibatches
+        self._stages = None  # generator of the minibatch in progress
+        self._fast: FastPath | None = None
+        self._order_epoch = -1
+        self._order: np.ndarray | None = None
+        self._epoch_data: np.ndarray | None = None
+        self._snapshots: list = []  # (step, state, learning rate, momentum), for rolling back
+        self.diverged: DivergenceError | None = None  # why the last step or run stopped, if it diverged
+
+    # ---- where we are --------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self.model.config
+
+    @property
+    def epoch(self) -> int:
+        """Completed epochs."""
+        return self.step // self.batches_per_epoch
+
+    @property
+    def batch_in_epoch(self) -> int:
+        """Completed minibatches of the current epoch."""
+        return self.step % self.batches_per_epoch
+
+    @property
+    def in_batch(self) -> bool:
+        """True while a minibatch is part-way through its stages."""
+        return self._stages is not None
+
+    @property
+    def stage_index(self) -> int:
+        """Index of the last computed stage of the minibatch in progress, or -1 between minibatches."""
+        return self.stage.index if (self.stage is not None and self.in_batch) else -1
+
+    # ---- data ----------------------------------------------------------------------
+    def _epoch_rows(self, epoch: int) -> np.ndarray:
+        """Training rows (M, 4) in the order of ``epoch`` (a permutation drawn from the seed)."""
+        if epoch != self._order_epoch:
+            rng = np.random.default_rng([self.config.seed, epoch])
+            self._order = rng.permutation(len(self.corpus.train))
+            self._epoch_data = np.ascontiguousarray(self.corpus.train[self._order])
+            self._order_epoch = epoch
+        return self._epoch_data
+
+    def batch_at(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Contexts (N, 3) and targets (N,) of minibatch number ``step``."""
+        n = self.config.batch_size
+        rows = self._epoch_rows(step // self.batches_per_epoch)
+        b = step % self.batches_per_epoch
+        chunk = rows[b * n : (b + 1) * n]
+        return chunk[:, :CONTEXT], chunk[:, CONTEXT]
+
+    def current_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The minibatch the next stage (or the next fast step) works on."""
+        return self.batch_at(self.step)
+
+    # ---- divergence ----------------------------------------------------------------
+    @property
+    def loss_limit(self) -> float:
+        """A minibatch CE above this (5 × ln V, five times a uniform guess's) counts as divergence."""
+        return DIVERGENCE_FACTOR * float(np.log(self.model.vocab_size))
+
+    def _snapshot(self) -> None:
+        """Remember the state at this step (the two most recent are kept, for rolling back)."""
+        snap = (self.step, self.model.state(), self.learning_rate, self.momentum)
+        self._snapshots = [s for s in self._snapshots if s[0] < self.step][-1:] + [snap]
+
+    def _roll_back(self, first_bad: int, reason: str) -> DivergenceError:
+        """Put the model back to the weights after ``first_bad - 1`` minibatches and stop.
+
+        Minibatch ``first_bad - 1`` was computed with weights whose loss was
+        fine; its update produced the bad ones. The state is rebuilt by
+        replaying from the nearest snapshot, and the history is cut back to it.
+        """
+        self._stages = None
+        self.stage = None
+        target = max(first_bad - 1, 0)
+        usable = [s for s in self._snapshots if s[0] <= target] or self._snapshots[:1]
+        snap_step, state, lr, mu = usable[-1]
+        self.model.load_state(state)
+        if target > snap_step:
+            fast = self._fast_path()
+            for s in range(snap_step, target):
+                x, t = self.batch_at(s)
+                fast.train_batch(x, t, lr, mu)
+            fast.store(self.model)
+        self.step = max(target, snap_step)
+        self.history.truncate(self.step)
+        if first_bad == 0:
+            text = (
+                f"The initial weights already fail: {reason}. They are kept; "
+                f"try a smaller init std (the default is 0.01)."
+            )
+        else:
+            text = (
+                f"Training diverged at minibatch {first_bad + 1} (epoch {first_bad // self.batches_per_epoch + 1}) "
+                f"with learning rate {self.learning_rate:g}: {reason}. The last good weights, from before "
+                f"minibatch {self.step + 1}, are restored. Try a smaller learning rate (the default is 0.1)."
+            )
+        err = DivergenceError(
+            text,
+            where=reason,
+            batch=first_bad,
+        )
+        self.diverged = err
+        return err
+
+    def _loss_problem(self, loss: float) -> str | None:
+        if not np.isfinite(loss):
+            return f"the loss became {loss}"
+        if loss > self.loss_limit:
+            return (
+                f"the minibatch loss reached {loss:.1f}, more than {DIVERGENCE_FACTOR} × ln {self.model.vocab_size} = "
+                f"{self.loss_limit:.1f} (a uniform guess scores {self.loss_limit / DIVERGENCE_FACTOR:.2f})"
+            )
+        return None
+
+    # ---- stepping ------------------------------------------------------------------
+    def step_stage(self) -> Stage:
+        """Compute the next stage (starting a new minibatch when none is in progress).
+
+        Raises DivergenceError (after rolling back, see ``_roll_back``) when a
+        stage produces a non-finite value or the loss passes ``loss_limit``.
+        """
+        if self._stages is None:
+            x, t = self.current_batch()
+            self._snapshot()
+            self._stages = run_stages(
+                self.model,
+                x,
+                t,
+                learning_rate=lambda: self.learning_rate,
+                momentum=lambda: self.momentum,
+                batch=self.step,
+            )
+        try:
+            stage = next(self._stages)
+            problem = self._loss_problem(stage.loss) if stage.name == "loss" else None
+        except DivergenceError as err:
+            forward = err.where in FORWARD_ARRAYS
+            raise self._roll_back(self.step if forward else self.step + 1, str(err)) from None
+        if problem:
+            raise self._roll_back(self.step, problem)
+        self.stage = stage
+        self.diverged = None
+        if stage.index == N_STAGES - 1:
+            self._stages.close()
+            self._stages = None
+            self.history.add_train(stage.loss)
+            self._after_step()
+        return stage
+
+    def finish_batch(self) -> Stage:
+        """Run the remaining stages of the minibatch in progress (or a whole one); returns the update stage."""
+        while True:
+            stage = self.step_stage()
+            if stage.index == N_STAGES - 1:
+                return stage
+
+    def _after_step(self) -> None:
+        self.step += 1
+        epoch_end = self.step % self.batches_per_epoch == 0
+        if epoch_end:
+            self.history.epoch_ends.append(self.step)
+        if epoch_end or self.step % self.valid_every == 0:
+            self.history.valid.append((self.step, self._evaluate_current(self.corpus.valid)))
+
+    def _evaluate_current(self, data) -> float:
+        if self._fast is not None and self._fast.version == self.model.version:
+            return self._fast.evaluate(data)
+        return self.model.evaluate(data)
+
+    # ---- fast path -----------------------------------------------------------------
+    def _fast_path(self) -> FastPath:
+        if self._fast is None or self._fast.dtype != self.fast_dtype:
+            self._fast = FastPath(self.model, self.fast_dtype)
+        elif self._fast.version != self.model.version:
+            self._fast.load(self.model)
+        return self._fast
+
+    def run(self, n_batches: int, *, deadline: float | None = None) -> int:
+        """Train up to ``n_batches`` whole minibatches on the fast path; returns how many ran.
+
+        A minibatch in progress is finished stage by stage first (it counts).
+        With ``deadline`` (a ``time.perf_counter()`` value), stops after the
+        first minibatch that ends past it. Raises DivergenceError, with the
+        model rolled back to the last good weights, when a non-finite value
+        appears or the loss passes ``loss_limit``.
+        """
+        done = 0
+        if n_batches <= 0:
+            return 0
+        if self.in_batch:
+            self.finish_batch()
+            done += 1
+        if done >= n_batches:
+            return done
+        fast = self._fast_path()
+        self._snapshot()
+        limit = self.loss_limit
+        history, corpus, per_epoch, valid_every = self.history, self.corpus, self.batches_per_epoch, self.valid_every
+        while done < n_batches:
+            x, t = self.batch_at(self.step)
+            loss = fast.train_batch(x, t, self.learning_rate, self.momentum)
+            if not loss <= limit:  # also catches NaN
+                raise self._roll_back(self.step, self._loss_problem(loss))
+            if not fast.all_finite():
+                raise self._roll_back(self.step + 1, "the update made some weights overflow to infinity or NaN")
+            history.add_train(loss)
+            done += 1
+            self.step += 1
+            epoch_end = self.step % per_epoch == 0
+            if epoch_end:
+                history.epoch_ends.append(self.step)
+            if epoch_end or self.step % valid_every == 0:
+                history.valid.append((self.step, fast.evaluate(corpus.valid)))
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        fast.store(self.model)
+        self.diverged = None
+        return done
+
+    # ---- live settings and evaluation ------------------------------------------------
+    def set_live(self, *, learning_rate: float | None = None, momentum: float | None = None) -> None:
+        """Change the learning rate or momentum from the next update on."""
+        cfg = self.config
+        if learning_rate is not None:
+            cfg = cfg.replace(learning_rate=learning_rate)
+            self.learning_rate = cfg.learning_rate
+        if momentum is not None:
+            cfg = cfg.replace(momentum=momentum)
+            self.momentum = cfg.momentum
+        self.model.config = cfg
+
+    def evaluate(self, split: str = "valid") -> float:
+        """Mean CE of the current weights on "train", "valid" or "test"."""
+        data = {"train": self.corpus.train, "valid": self.corpus.valid, "test": self.corpus.test}[split]
+        return self._evaluate_current(data)
+
+    # ---- checkpoints -----------------------------------------------------------------
+    def save(self, path):
+        """Write weights, optimizer state, vocabulary, hyperparameters and history (atomically)."""
+        from . import checkpoint
+
+        if self.in_batch:
+            self.finish_batch()
+        return checkpoint.save(path, self.model, self.history, step=self.step, corpus_name=self.corpus.name)
+
+    @classmethod
+    def from_checkpoint(cls, corpus: Corpus, path, **kwargs) -> "Trainer":
+        """A trainer on ``corpus`` that continues from the checkpoint at ``path``."""
+        from . import checkpoint
+
+        ckpt = checkpoint.load(path, vocab=corpus.vocab)
+        trainer = cls(corpus, model=ckpt.build_model(), **kwargs)
+        trainer.history = ckpt.history
+        trainer.step = ckpt.step
+        return trainer
+
+    def record_test(self) -> float:
+        ce = self.evaluate("test")
+        self.history.test.append((self.step, ce))
+        return ce
