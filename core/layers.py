@@ -32,7 +32,11 @@ def make_rng(seed=None) -> np.random.Generator:
 
 
 class Layer:
-    """Base class: a layer with no parameters."""
+    """Base class: a layer with no parameters.
+
+    Activations also have ``apply(z)``: the function alone, for callers (a
+    prediction, an evaluation) that must not disturb what ``forward`` kept.
+    """
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -143,9 +147,20 @@ class Sigmoid(Layer):
     formula = "σ(z) = 1/(1+e^(−z))"
     derivative = "h ⊙ (1−h)"
 
+    @staticmethod
+    def apply(z) -> np.ndarray:
+        """σ(z) without keeping anything for backward.
+
+        With u = e^(−|z|) ≤ 1 nothing overflows: σ(z) = 1/(1+u) for z ≥ 0 and
+        u/(1+u) for z < 0. Both keep full relative precision, also far out on
+        the negative side where 1 − σ(−z) would cancel to 0.
+        """
+        z = np.asarray(z)
+        u = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0, u) / (1.0 + u)
+
     def forward(self, x) -> np.ndarray:
-        # 0.5·(1 + tanh(z/2)) is the logistic function without overflow for large |z|.
-        self.out = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x)))
+        self.out = self.apply(x)
         return self.out
 
     def backward(self, dout) -> np.ndarray:
@@ -159,8 +174,13 @@ class Tanh(Layer):
     formula = "tanh(z)"
     derivative = "(1−h²)"
 
+    @staticmethod
+    def apply(z) -> np.ndarray:
+        """tanh(z) without keeping anything for backward."""
+        return np.tanh(z)
+
     def forward(self, x) -> np.ndarray:
-        self.out = np.tanh(x)
+        self.out = self.apply(x)
         return self.out
 
     def backward(self, dout) -> np.ndarray:
@@ -173,10 +193,16 @@ class ReLU(Layer):
     formula = "max(0, z)"
     derivative = "[z > 0]"
 
+    @staticmethod
+    def apply(z) -> np.ndarray:
+        """max(0, z) without keeping anything for backward."""
+        z = np.asarray(z)
+        return np.where(z > 0, z, 0).astype(z.dtype, copy=False)
+
     def forward(self, x) -> np.ndarray:
         x = np.asarray(x)
         self.mask = x > 0
-        return np.where(self.mask, x, 0).astype(x.dtype, copy=False)
+        return self.apply(x)
 
     def backward(self, dout) -> np.ndarray:
         return dout * self.mask

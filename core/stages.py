@@ -36,7 +36,12 @@ STAGE_TABLE = (
         "dW_emb[v] = Σ over every (n, k) with x[n,k] = v of de[n, block k]",
         "dW_emb: V×d",
     ),
-    ("update", "Update", "v ← μ·v − η·∇;  θ ← θ + v   (every parameter)", "as each parameter"),
+    (
+        "update",
+        "Update",
+        "v ← μ·v − η·∇;  θ ← θ + v   (every parameter)",
+        "ΔW_emb: V×d; ΔW_h: 3d×H; Δb_h: H; ΔW_o: H×V; Δb_o: V",
+    ),
 )
 STAGE_NAMES = tuple(row[0] for row in STAGE_TABLE)
 N_STAGES = len(STAGE_TABLE)

@@ -25,8 +25,19 @@ from .model import CONTEXT, Config, FourGramModel
 from .stages import N_STAGES, Stage, run_stages
 
 DIVERGENCE_FACTOR = 5
+VALID_PIECE = 4096  # validation rows per piece in validate_due()
 # Arrays computed from the weights before any update: non-finite values there mean the weights are bad.
 FORWARD_ARRAYS = {"x", "t", "e", "z_h", "h", "z_o", "p", "loss_n", "L"}
+
+
+def validation_interval(batches_per_epoch: int) -> int:
+    """Minibatches between validations within an epoch (there is one at its end too).
+
+    Evenly spaced, at least 4 times an epoch and at most 1,000 minibatches
+    apart (the original exercise validated every 1,000).
+    """
+    times = max(4, -(-batches_per_epoch // 1000))
+    return max(1, -(-batches_per_epoch // times))
 
 
 class Trainer:
@@ -54,7 +65,7 @@ class Trainer:
         self.learning_rate = c.learning_rate
         self.momentum = c.momentum
         self.batches_per_epoch = len(corpus.train) // c.batch_size
-        self.valid_every = valid_every or min(1000, max(50, self.batches_per_epoch // 4))
+        self.valid_every = valid_every or validation_interval(self.batches_per_epoch)
         self.history = History()
         self.step = 0  # completed minibatches
         self.stage: Stage | None = None  # last stage computed, None between minibatches
@@ -65,6 +76,8 @@ class Trainer:
         self._epoch_data: np.ndarray | None = None
         self._snapshots: list = []  # (step, state, learning rate, momentum), for rolling back
         self.diverged: DivergenceError | None = None  # why the last step or run stopped, if it diverged
+        self.validation_due: int | None = None  # a step whose validation run(defer_validation=True) left owed
+        self._valid_done, self._valid_sum = 0, 0.0  # rows of it evaluated so far, and their summed CE
 
     # ---- where we are --------------------------------------------------------------
     @property
@@ -133,6 +146,7 @@ class Trainer:
         """
         self._stages = None
         self.stage = None
+        self.validation_due, self._valid_done, self._valid_sum = None, 0, 0.0
         target = max(first_bad - 1, 0)
         usable = [s for s in self._snapshots if s[0] <= target] or self._snapshots[:1]
         snap_step, state, lr, mu = usable[-1]
@@ -182,6 +196,7 @@ class Trainer:
         stage produces a non-finite value or the loss passes ``loss_limit``.
         """
         if self._stages is None:
+            self.validate_due()
             x, t = self.current_batch()
             self._snapshot()
             self._stages = run_stages(
@@ -216,13 +231,40 @@ class Trainer:
             if stage.index == N_STAGES - 1:
                 return stage
 
+    def validates_after(self, step: int) -> bool:
+        """True when the validation CE is measured after ``step`` minibatches."""
+        b = step % self.batches_per_epoch
+        return b == 0 or b % self.valid_every == 0
+
     def _after_step(self) -> None:
         self.step += 1
-        epoch_end = self.step % self.batches_per_epoch == 0
-        if epoch_end:
+        if self.step % self.batches_per_epoch == 0:
             self.history.epoch_ends.append(self.step)
-        if epoch_end or self.step % self.valid_every == 0:
+        if self.validates_after(self.step):
             self.history.valid.append((self.step, self._evaluate_current(self.corpus.valid)))
+
+    def validate_due(self, deadline: float | None = None) -> bool:
+        """Evaluate the validation pass that ``run(defer_validation=True)`` left owed, piece by piece.
+
+        Evaluates pieces of the validation set until ``deadline`` (all of them
+        without one) and records (step, CE) in the history with the last piece.
+        Nothing trains while a pass is owed, so it measures the weights of its
+        step. Returns True when nothing is owed any more.
+        """
+        if self.validation_due is None:
+            return True
+        fast = self._fast_path()
+        data = self.corpus.valid
+        while self._valid_done < len(data):
+            piece = data[self._valid_done : self._valid_done + VALID_PIECE]
+            self._valid_sum += fast.evaluate(piece) * len(piece)
+            self._valid_done += len(piece)
+            if deadline is not None and time.perf_counter() >= deadline and self._valid_done < len(data):
+                return False
+        ce = self._valid_sum / len(data) if len(data) else float("nan")
+        self.history.valid.append((self.validation_due, ce))
+        self.validation_due, self._valid_done, self._valid_sum = None, 0, 0.0
+        return True
 
     def _evaluate_current(self, data) -> float:
         if self._fast is not None and self._fast.version == self.model.version:
@@ -231,24 +273,35 @@ class Trainer:
 
     # ---- fast path -----------------------------------------------------------------
     def _fast_path(self) -> FastPath:
-        if self._fast is None or self._fast.dtype != self.fast_dtype:
-            self._fast = FastPath(self.model, self.fast_dtype)
-        elif self._fast.version != self.model.version:
-            self._fast.load(self.model)
+        """The fast path, holding the model's current weights (made again if the precision or network changed)."""
+        fast, model = self._fast, self.model
+        if (
+            fast is None
+            or fast.dtype != self.fast_dtype
+            or fast.activation != model.config.activation
+            or fast.shapes != model.shapes()
+        ):
+            self._fast = FastPath(model, self.fast_dtype)
+        elif fast.version != model.version:
+            fast.load(model)
         return self._fast
 
-    def run(self, n_batches: int, *, deadline: float | None = None) -> int:
+    def run(self, n_batches: int, *, deadline: float | None = None, defer_validation: bool = False) -> int:
         """Train up to ``n_batches`` whole minibatches on the fast path; returns how many ran.
 
         A minibatch in progress is finished stage by stage first (it counts).
         With ``deadline`` (a ``time.perf_counter()`` value), stops after the
-        first minibatch that ends past it. Raises DivergenceError, with the
-        model rolled back to the last good weights, when a non-finite value
-        appears or the loss passes ``loss_limit``.
+        first minibatch that ends past it. With ``defer_validation``, stops at
+        a step due for validation and leaves the pass owed (``validation_due``)
+        for ``validate_due`` to do in pieces, so a window never waits for a
+        whole pass. Raises DivergenceError, with the model rolled back to the
+        last good weights, when a non-finite value appears or the loss passes
+        ``loss_limit``.
         """
         done = 0
         if n_batches <= 0:
             return 0
+        self.validate_due()  # an owed pass first: it is for the weights as they are
         if self.in_batch:
             self.finish_batch()
             done += 1
@@ -258,23 +311,44 @@ class Trainer:
         self._snapshot()
         limit = self.loss_limit
         history, corpus, per_epoch, valid_every = self.history, self.corpus, self.batches_per_epoch, self.valid_every
-        while done < n_batches:
-            x, t = self.batch_at(self.step)
-            loss = fast.train_batch(x, t, self.learning_rate, self.momentum)
-            if not loss <= limit:  # also catches NaN
-                raise self._roll_back(self.step, self._loss_problem(loss))
-            if not fast.all_finite():
-                raise self._roll_back(self.step + 1, "the update made some weights overflow to infinity or NaN")
-            history.add_train(loss)
-            done += 1
-            self.step += 1
-            epoch_end = self.step % per_epoch == 0
-            if epoch_end:
-                history.epoch_ends.append(self.step)
-            if epoch_end or self.step % valid_every == 0:
-                history.valid.append((self.step, fast.evaluate(corpus.valid)))
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
+        n = self.config.batch_size
+        train_batch, all_finite, add_train = fast.train_batch, fast.all_finite, history.add_train
+        rows, rows_epoch = None, -1
+        start = self.step
+        try:
+            while done < n_batches:
+                step = self.step
+                epoch, b = divmod(step, per_epoch)
+                if epoch != rows_epoch:  # the epoch's permutation, gathered once (see _epoch_rows)
+                    rows, rows_epoch = self._epoch_rows(epoch), epoch
+                chunk = rows[b * n : (b + 1) * n]  # what batch_at(step) gives
+                loss = train_batch(chunk[:, :CONTEXT], chunk[:, CONTEXT], self.learning_rate, self.momentum)
+                if not loss <= limit:  # also catches NaN
+                    raise self._roll_back(step, self._loss_problem(loss))
+                if not all_finite():
+                    raise self._roll_back(step + 1, "the update made some weights overflow to infinity or NaN")
+                add_train(loss)
+                done += 1
+                self.step = step = step + 1
+                epoch_end = b + 1 == per_epoch
+                if epoch_end:
+                    history.epoch_ends.append(step)
+                if epoch_end or (b + 1) % valid_every == 0:  # validates_after(step)
+                    if defer_validation:
+                        self.validation_due = step
+                        break
+                    history.valid.append((step, fast.evaluate(corpus.valid)))
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+        except DivergenceError:
+            raise  # _roll_back has already put the model back
+        except BaseException:
+            # Interrupted (Ctrl-C, out of memory), perhaps inside a minibatch: the model never received this
+            # call's fast-path minibatches, so they are forgotten and the fast path reloads from the model.
+            self.step = start
+            history.truncate(start)
+            fast.version = -1
+            raise
         fast.store(self.model)
         self.diverged = None
         return done
@@ -296,13 +370,35 @@ class Trainer:
         data = {"train": self.corpus.train, "valid": self.corpus.valid, "test": self.corpus.test}[split]
         return self._evaluate_current(data)
 
+    # ---- the minibatch on screen -------------------------------------------------------
+    def gradient_context(self):
+        """What the gradients on screen were computed from: (float64 model copy, x, t).
+
+        While a minibatch is being stepped (or just after its update stage), the
+        copy holds the weights from the start of that minibatch, before its
+        update; otherwise the current weights and the next minibatch.
+        """
+        stage = self.stage
+        if stage is not None and (self.in_batch or stage.batch == self.step - 1):
+            snaps = [s for s in self._snapshots if s[0] == stage.batch]
+            if snaps:
+                model = FourGramModel(self.model.vocab, self.model.config)
+                model.load_state(snaps[-1][1])
+                x, t = self.batch_at(stage.batch)
+                return model, x, t
+        model = FourGramModel(self.model.vocab, self.model.config)
+        model.load_state(self.model.state())
+        x, t = self.current_batch()
+        return model, x, t
+
     # ---- checkpoints -----------------------------------------------------------------
     def save(self, path):
         """Write weights, optimizer state, vocabulary, hyperparameters and history (atomically)."""
         from . import checkpoint
 
-        if self.in_batch:
-            self.finish_batch()
+        # Part-way through a minibatch the weights are still those after
+        # ``self.step`` minibatches (only the update stage changes them).
+        self.validate_due()
         return checkpoint.save(path, self.model, self.history, step=self.step, corpus_name=self.corpus.name)
 
     @classmethod

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
+from pathlib import Path
+
+# One BLAS thread, set before NumPy is first imported. This model's matrices are
+# small (100×200 by 200×250): a second OpenBLAS thread gains nothing on a quiet
+# machine and makes every product 10-100 times slower when another process holds
+# a core (BENCHMARKS.md, "Threads"). A value the user sets is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 PROG = "backprop-explorer"
 
@@ -57,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch backpropagation: a 4-gram neural language model, every matrix of a minibatch on screen. "
         "With no command, opens the window.",
     )
-    p.add_argument("--data", metavar="SOURCE", help="corpus for the window: demo, hinton, a folder, or a text file")
+    p.add_argument("--data", metavar="SOURCE", help="corpus for the window: demo, hinton, a folder, a data.mat or a text file")
     p.add_argument("--model", metavar="FILE", help="open the window on this checkpoint")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
     p.add_argument("--steps", type=_non_negative_int, default=0, metavar="N", help="with --screenshot: stages to take first")
@@ -67,16 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train from the command line and print the cross-entropies")
-    t.add_argument("--data", required=True, metavar="SOURCE", help="demo, hinton (downloaded), a folder, a text file")
-    t.add_argument("--epochs", type=_positive_int, default=10, metavar="N")
-    t.add_argument("--batch-size", type=_positive_int, default=100, metavar="N")
+    t.add_argument("--data", required=True, metavar="SOURCE", help="demo, hinton (downloaded), a folder, a data.mat or a text file")
+    t.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="passes over the training set (default 10)")
+    t.add_argument("--batch-size", type=_positive_int, default=100, metavar="N", help="examples per minibatch (default 100)")
     t.add_argument("--lr", type=_finite_float, default=0.1, metavar="X", help="learning rate (default 0.1)")
     t.add_argument("--momentum", type=_finite_float, default=0.9, metavar="X", help="momentum (default 0.9)")
-    t.add_argument("--embed-dim", type=_positive_int, default=50, metavar="N")
-    t.add_argument("--hidden-dim", type=_positive_int, default=200, metavar="N")
-    t.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid")
-    t.add_argument("--init-std", type=_finite_float, default=0.01, metavar="X")
-    t.add_argument("--seed", type=_non_negative_int, default=1, metavar="N")
+    t.add_argument("--embed-dim", type=_positive_int, default=50, metavar="N", help="embedding size d (default 50)")
+    t.add_argument("--hidden-dim", type=_positive_int, default=200, metavar="N", help="hidden units H (default 200)")
+    t.add_argument(
+        "--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid", help="hidden layer (default sigmoid)"
+    )
+    t.add_argument(
+        "--init-std", type=_finite_float, default=0.01, metavar="X", help="weights drawn from N(0, X²) (default 0.01)"
+    )
+    t.add_argument(
+        "--seed", type=_non_negative_int, default=1, metavar="N", help="initial weights and batch order (default 1)"
+    )
     t.add_argument("--vocab-size", type=_positive_int, default=250, metavar="N", help="for text corpora (default 250)")
     t.add_argument(
         "--precision",
@@ -117,7 +131,7 @@ def _cmd_train(args, out) -> int:
     import numpy as np
 
     from core.corpus import load_source
-    from core.errors import DivergenceError
+    from core.errors import DivergenceError, InputError
     from core.model import Config
     from core.trainer import Trainer
 
@@ -131,6 +145,14 @@ def _cmd_train(args, out) -> int:
         momentum=args.momentum,
         batch_size=args.batch_size,
     ).validate()
+    if args.save:  # refuse now rather than after the training
+        target = Path(args.save).expanduser()
+        if target.is_dir():
+            raise InputError(f"cannot save to {args.save}: it is a folder; give a file name such as model.npz")
+        if not target.parent.is_dir():
+            raise InputError(f"cannot save to {args.save}: the folder {target.parent} does not exist")
+        if not os.access(target.parent, os.W_OK):
+            raise InputError(f"cannot save to {args.save}: the folder {target.parent} is not writable")
     corpus = load_source(args.data, args.vocab_size)
     trainer = Trainer(corpus, config, fast_dtype=np.dtype(args.precision))
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, file=out, flush=True, **k))
@@ -145,12 +167,16 @@ def _cmd_train(args, out) -> int:
     tty = out.isatty()
     report_every = 100
     per_epoch = trainer.batches_per_epoch
+    # Without a terminal (a pipe, a log file) the running CE is a line every
+    # log_every minibatches: a few lines per epoch.
+    log_every = min(1000, per_epoch, max(report_every, -(-per_epoch // 4 // report_every) * report_every))
     start = time.perf_counter()
     n_valid = 0
     try:
         for epoch in range(args.epochs):
             epoch_start = time.perf_counter()
             done = 0
+            next_log = log_every
             while done < per_epoch:
                 done += trainer.run(min(report_every, per_epoch - done))
                 recent = trainer.history.train_ce[-report_every:]
@@ -164,8 +190,9 @@ def _cmd_train(args, out) -> int:
                 line = f"Epoch {epoch + 1}/{args.epochs}  batch {done:>{width}}/{per_epoch}  Train CE {recent.mean():.3f}"
                 if tty:
                     say("\r" + line + _bar(done / per_epoch), end="")
-                elif done % 1000 < report_every:
+                elif done >= next_log:
                     say(line)
+                    next_log = (done // log_every + 1) * log_every
             if tty:
                 say("\r\033[K", end="")
             epoch_ce = trainer.history.train_ce[-per_epoch:].mean()
@@ -187,7 +214,7 @@ def _cmd_train(args, out) -> int:
     print(f"Final Test CE {test_ce:.3f}", file=out)
     print(f"Time {elapsed:.1f} s ({elapsed / args.epochs:.2f} s per epoch)", file=out, flush=True)
     if args.save:
-        path = trainer.save(args.save)
+        path = trainer.save(Path(args.save).expanduser())
         print(f"Saved checkpoint {path}", file=out)
     return 0
 
@@ -249,9 +276,13 @@ COMMANDS = {
 
 
 def main(argv=None) -> int:
+    """Run the command in ``argv`` (default: the process's arguments); returns the exit status."""
     from core.errors import ExplorerError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a bad option (already explained on stderr)
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
     try:
         if args.command is None:
             from .app import run_app
@@ -267,6 +298,29 @@ def main(argv=None) -> int:
     except MemoryError:
         print(f"{PROG}: error: out of memory (try smaller sizes)", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly
+        try:  # point stdout at /dev/null so that flushing it at exit cannot fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
+    except Exception as err:  # a bug: one line here, the traceback in the log
+        return _report_bug(err)
+
+
+def _report_bug(err: Exception) -> int:
+    import traceback
+
+    details = traceback.format_exc()
+    try:
+        from .errors import summary_line, write_log
+
+        line, path = summary_line(err), write_log(details)
+    except Exception:  # the window's error module (it needs Qt) is unavailable
+        line, path = f"Something went wrong ({type(err).__name__}: {err})", None
+    where = f"; details in {path}" if path else ""
+    print(f"{PROG}: error: {line}{where}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

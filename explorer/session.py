@@ -6,8 +6,20 @@ and subscribes (``_on_<event>`` slots); panels never talk to each other
 directly and never change the network except through the session's methods.
 
 Run mode trains on the fast path in short chunks driven by a zero-interval
-timer, so the event loop is never blocked for more than one chunk, and
-announces weights and history at most ``redraw_hz`` times a second.
+timer, so the event loop is never blocked for more than one chunk:
+
+* a tick trains until ``chunk_seconds`` have passed (the minibatch that ends
+  past that finishes); a tick that will announce trains for less, by what
+  such a redraw cost the last times (the handlers and the painting that
+  follows), so that training and redrawing together keep the event loop
+  waiting about ``chunk_seconds``;
+* ``history_changed`` goes out ``redraw_hz`` times a second (the loss
+  curve), ``weights_changed`` and ``status_changed`` ``weights_hz`` times a
+  second (the views of the weights cost more to redraw; the status bar's
+  counters need no more);
+* a pass over the validation set is left owed by the trainer
+  (``run(..., defer_validation=True)``) and evaluated in pieces over several
+  ticks (``validate_due(deadline)``) instead of inside one.
 """
 
 from __future__ import annotations
@@ -43,20 +55,35 @@ class Session(QObject):
     dirty_changed = Signal(bool)
     # A one-line message for the user (errors the session caught, notes).
     message = Signal(str)
+    # A one-line error the user should not miss (also sent as ``message``): the window shows a dialog.
+    error = Signal(str)
 
     def __init__(self, corpus: Corpus, config: Config | None = None, parent=None, *, trainer: Trainer | None = None):
         super().__init__(parent)
-        self.redraw_hz = 25.0  # bound on weights/history announcements in run mode
-        self.chunk_seconds = 0.020  # training time per timer tick in run mode
+        self.redraw_hz = 24.0  # history_changed (the loss curve) per second in run mode
+        # weights_changed (and status_changed) per second in run mode: the views of the weights (heatmaps,
+        # predictions, the embedding map) cost more to redraw than the loss curve and need it less often.
+        self.weights_hz = 8.0
+        self.chunk_seconds = 0.020  # the longest the event loop should wait for a run-mode tick (and its redraw)
+        self.stop_after: int | None = None  # run mode pauses by itself once trainer.step reaches this
         self._trainer = trainer if trainer is not None else Trainer(corpus, config or Config())
         self.tensors: dict[str, np.ndarray] = {}  # every array of the current minibatch so far
+        self._stage: Stage | None = None
         self.examples_per_second = 0.0
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._on_tick)
-        self._last_announce = 0.0
+        self._settle_timer = QTimer(self)  # finishes an owed validation pass after a pause
+        self._settle_timer.setInterval(0)
+        self._settle_timer.timeout.connect(self._settle_tick)
+        self._next_redraw = 0.0  # perf_counter() when the next run-mode redraw is due
+        self._next_weights = 0.0  # ... and the next one with weights_changed
         self._speed_window: list[tuple[float, int]] = []
+        # Seconds a redraw costs (the announcement's handlers and the painting after it, smoothed),
+        # without and with weights_changed.
+        self._redraw_cost = {False: 0.0, True: 0.0}
+        self._announced: tuple[float, float, bool] | None = None  # (end of the announcing tick, handler seconds, weights)
 
     # ---- read-only state ------------------------------------------------------------------
     @property
@@ -81,16 +108,19 @@ class Session(QObject):
 
     @property
     def stage(self) -> Stage | None:
-        """The last computed stage of the minibatch in progress, or None between minibatches."""
-        return self._trainer.stage if self._trainer.in_batch or self._last_was_update() else None
-
-    def _last_was_update(self) -> bool:
-        st = self._trainer.stage
-        return st is not None and st.index == N_STAGES - 1 and st.batch == self._trainer.step - 1
+        """The stage last announced by ``stage_changed``: the last one stepped (the update
+        stage right after a minibatch ends), or None between minibatches (after a run,
+        a reset, a load or a roll-back)."""
+        return self._stage
 
     @property
     def running(self) -> bool:
         return self._timer.isActive()
+
+    @property
+    def redraw_seconds(self) -> tuple[float, float]:
+        """What a run-mode redraw costs (handlers and painting, smoothed): (without, with) the weights' views."""
+        return self._redraw_cost[False], self._redraw_cost[True]
 
     @property
     def dirty(self) -> bool:
@@ -125,6 +155,7 @@ class Session(QObject):
         if starting:
             self.tensors = {}
         self.tensors.update(stage.arrays)
+        self._stage = stage
         if stage.index == N_STAGES - 1:
             self._set_dirty(True)
             self.weights_changed.emit()
@@ -146,74 +177,151 @@ class Session(QObject):
     def start(self) -> None:
         if self.running:
             return
-        self._speed_window = [(time.perf_counter(), self._trainer.step)]
-        self._last_announce = time.perf_counter()
+        now = time.perf_counter()
+        self._speed_window = [(now, self._trainer.step)]
+        self._next_redraw = now + 1.0 / self.redraw_hz
+        self._next_weights = now + 1.0 / self.weights_hz
+        self._announced = None
         self._timer.start()
         self.running_changed.emit(True)
 
     def pause(self) -> None:
+        self.stop_after = None
         if not self.running:
             return
         self._timer.stop()
         self._announce()
         self.running_changed.emit(False)
+        if self._trainer.validation_due is not None:
+            self._settle_timer.start()  # the owed validation pass, in pieces, then its point on the curve
+
+    def _settle_tick(self) -> None:
+        """After a pause: evaluate a piece of the owed validation pass; announce the history when it is done."""
+        try:
+            finished = self.running or self._trainer.validate_due(deadline=time.perf_counter() + self.chunk_seconds)
+        except ExplorerError as err:
+            self._settle_timer.stop()
+            self.message.emit(str(err))
+            return
+        if finished:
+            self._settle_timer.stop()
+            if not self.running:
+                self.history_changed.emit()
 
     def toggle_run(self) -> None:
         self.pause() if self.running else self.start()
 
     def _on_tick(self) -> None:
-        now = time.perf_counter()
+        """Train until this tick's deadline, then announce if a redraw is due.
+
+        The budget is ``chunk_seconds``; a tick that will announce leaves room
+        for the redraw it causes (``redraw_seconds``, measured on earlier redraws
+        of the same kind: with or without the weights). Redraws follow a fixed
+        cadence of ``redraw_hz`` (and ``weights_hz``), without bursts after a
+        long tick.
+        """
+        start = time.perf_counter()
+        if self._announced is not None:  # what the last announcement cost, painting included
+            end, handlers, kind = self._announced
+            cost, old = handlers + (start - end), self._redraw_cost[kind]
+            self._redraw_cost[kind] = cost if old == 0.0 else 0.8 * old + 0.2 * cost
+            self._announced = None
+        horizon = start + self.chunk_seconds
+        announce = horizon >= self._next_redraw
+        weights = announce and horizon >= self._next_weights
+        budget = self.chunk_seconds
+        if announce:
+            budget = max(0.2 * self.chunk_seconds, budget - self._redraw_cost[weights])
+        n = 1_000_000
+        if self.stop_after is not None:
+            n = self.stop_after - self._trainer.step
+        trainer = self._trainer
         try:
-            ran = self._trainer.run(1_000_000, deadline=now + self.chunk_seconds)
+            if trainer.validation_due is not None:
+                ran = 0  # a validation pass is owed: a piece of it now, training once it is recorded
+                trainer.validate_due(deadline=start + budget)
+            else:
+                ran = trainer.run(n, deadline=start + budget, defer_validation=True) if n > 0 else 0
         except DivergenceError as err:
-            self._timer.stop()
-            self.running_changed.emit(False)
+            self._stop_timer()
             self._after_divergence(err)
             return
         except ExplorerError as err:  # anything else the core reports: stop and say it
-            self._timer.stop()
-            self.running_changed.emit(False)
+            self._stop_timer()
             self.message.emit(str(err))
+            self.error.emit(str(err))
             return
+        except BaseException:  # a bug or out of memory: stop first, so it cannot repeat every tick
+            self._stop_timer()
+            raise
         if ran:
             self._set_dirty(True)
         end = time.perf_counter()
         self._speed_window.append((end, self._trainer.step))
         while len(self._speed_window) > 2 and end - self._speed_window[0][0] > 1.0:
             self._speed_window.pop(0)
-        if end - self._last_announce >= 1.0 / self.redraw_hz:
-            self._announce()
+        owed = trainer.validation_due is not None
+        if self.stop_after is not None and self._trainer.step >= self.stop_after and not owed:
+            self.pause()
+            return
+        if announce:
+            self._next_redraw = _next_time(self._next_redraw, self.redraw_hz, end)
+            if weights:
+                self._next_weights = _next_time(self._next_weights, self.weights_hz, end)
+            self._announce(weights=weights)
+            done = time.perf_counter()
+            self._announced = (done, done - end, weights)
 
-    def _announce(self) -> None:
-        """Tell the views about the weights, the history and the speed (once per redraw)."""
-        self._last_announce = time.perf_counter()
+    def _stop_timer(self) -> None:
+        self._timer.stop()
+        self.stop_after = None
+        self.running_changed.emit(False)
+
+    def _announce(self, weights: bool = True) -> None:
+        """Tell the views about the history and the speed, and (``weights``) the weights: one redraw."""
         (t0, s0), (t1, s1) = self._speed_window[0], self._speed_window[-1]
         if t1 > t0 and s1 > s0:
             self.examples_per_second = (s1 - s0) * self.config.batch_size / (t1 - t0)
         if self.stage is not None or self.tensors:
             self.tensors = {}
+            self._stage = None
             self.stage_changed.emit(None)
-        self.weights_changed.emit()
+        if weights:
+            self.weights_changed.emit()
         self.history_changed.emit()
-        self.status_changed.emit()
+        if weights:  # the counters in the status bar need no more than the views of the weights
+            self.status_changed.emit()
 
     def run_batches(self, n: int) -> int:
         """Train n minibatches on the fast path now (blocking; for scripts, screenshots and tests)."""
+        start = time.perf_counter()
         try:
             ran = self._trainer.run(n)
         except DivergenceError as err:
             self._after_divergence(err)
             return 0
-        self._set_dirty(True)
+        elapsed = time.perf_counter() - start
+        if ran:
+            self._set_dirty(True)
+            if elapsed > 0:
+                self.examples_per_second = ran * self.config.batch_size / elapsed
         self.tensors = {}
+        self._stage = None
         self.stage_changed.emit(None)
         self.weights_changed.emit()
         self.history_changed.emit()
         self.status_changed.emit()
         return ran
 
+    def record_test(self) -> float:
+        """Measure the test CE of the current weights, add it to the history and announce it."""
+        ce = self._trainer.record_test()
+        self.history_changed.emit()
+        return ce
+
     def _after_divergence(self, err: DivergenceError) -> None:
         self.tensors = {}
+        self._stage = None
         self.stage_changed.emit(None)
         self.weights_changed.emit()
         self.history_changed.emit()
@@ -249,13 +357,11 @@ class Session(QObject):
         self._set_dirty(False)
 
     def save_checkpoint(self, path) -> None:
+        """Save (atomically); a minibatch in progress stays where it is: its weights are not yet updated."""
         self.pause()
-        was_in_batch = self._trainer.in_batch
-        self._trainer.save(path)
-        if was_in_batch:  # saving finishes the minibatch in progress
-            self.tensors = {}
-            self.stage_changed.emit(None)
-            self.weights_changed.emit()
+        owed = self._trainer.validation_due is not None
+        self._trainer.save(path)  # finishes an owed validation pass first
+        if owed:
             self.history_changed.emit()
         self._set_dirty(False)
         self.status_changed.emit()
@@ -263,6 +369,7 @@ class Session(QObject):
     def _install(self, trainer: Trainer) -> None:
         self._trainer = trainer
         self.tensors = {}
+        self._stage = None
         self.examples_per_second = 0.0
         self._set_dirty(False)
         self.network_changed.emit()
@@ -277,8 +384,15 @@ class Session(QObject):
             self.dirty_changed.emit(value)
 
     def shutdown(self) -> None:
-        """Stop the timer (the window calls this when it closes)."""
+        """Stop the timers (the window calls this when it closes)."""
         self._timer.stop()
+        self._settle_timer.stop()
+
+
+def _next_time(due: float, hz: float, now: float) -> float:
+    """The time after ``due`` on a cadence of ``hz`` a second; after a long delay, half a period from now."""
+    period = 1.0 / hz
+    return max(due + period, now + 0.5 * period)
 
 
 __all__ = ["Session", "STAGE_NAMES"]

@@ -1,0 +1,790 @@
+"""The main window: panels in docks, the controls, menus and a status bar.
+
+The window only assembles. Every panel is a ``Panel(session, parent=None)`` in a
+QDockWidget (listed in the View menu); the panels talk to the session, never to
+each other -- the few exceptions are wired here: clicking a box of the network
+view shows that layer's tensors in the matrix view, and clicking an entry of a
+gradient runs the gradient check on it.
+
+Controls are QActions with fixed object names, so tests and scripts can find
+them: ``action_step_stage``, ``action_step_batch``, ``action_run`` (checkable)
+and ``action_reset``. Their shortcuts are chosen not to steal typing: single
+letters and Space give way to a focused text field, the F-keys always work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter, QPen, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSizePolicy,
+    QStyle,
+    QToolBar,
+    QWidget,
+)
+
+from core.errors import ExplorerError
+from core.stages import N_STAGES, STAGE_NAMES, stage_text
+
+from . import dialogs
+from .panels.embedding_grad_view import EmbeddingGradView
+from .panels.embedding_map_view import EmbeddingMapView
+from .panels.gradcheck_view import GradCheckView
+from .panels.hyperparams_view import HyperparamsView
+from .panels.loss_view import LossView
+from .panels.matrix_view import MatrixView
+from .panels.network_view import NetworkView
+from .panels.predictions_view import PredictionsView
+
+
+# Every panel of the window, in one place: (attribute of the window and key of
+# ``window.panels`` / ``window.docks``, class, dock title shown in the View menu).
+PANELS = (
+    ("network_view", NetworkView, "Network"),
+    ("matrix_view", MatrixView, "Matrices"),
+    ("embedding_grad_view", EmbeddingGradView, "Embedding gradient"),
+    ("loss_view", LossView, "Loss"),
+    ("predictions_view", PredictionsView, "Predictions"),
+    ("embedding_map_view", EmbeddingMapView, "Embedding map"),
+    ("hyperparams_view", HyperparamsView, "Hyperparameters"),
+    ("gradcheck_view", GradCheckView, "Gradient check"),
+)
+
+
+def stage_position_text(session) -> str:
+    """'Stage 3/14: Hidden — h = σ(z_h)', or where the next minibatch starts."""
+    stage = session.stage
+    if stage is None:
+        _name, title, _formula, _shapes = stage_text(0, session.config.activation)
+        return f"Between minibatches: next is minibatch {session.trainer.step + 1}, stage 1/{N_STAGES} {title}"
+    return f"Stage {stage.index + 1}/{N_STAGES}: {stage.title} — {stage.formula}"
+
+
+class StageStrip(QWidget):
+    """Fourteen cells, one per stage: forward in blue, backward in orange, the current one filled."""
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.setFixedHeight(18)
+        self.setMinimumWidth(14 * 12)
+        self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        self.setToolTip("The 14 stages of one minibatch: 6 forward (blue), 8 backward and update (orange)")
+        self.current = -1
+        session.stage_changed.connect(self._on_stage_changed)
+        session.network_changed.connect(lambda: self._on_stage_changed(session.stage))
+
+    def sizeHint(self) -> QSize:
+        return QSize(14 * 14, 18)
+
+    def _on_stage_changed(self, stage) -> None:
+        self.current = -1 if stage is None else stage.index
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        backward_from = STAGE_NAMES.index("output_error")
+        w = self.width() / N_STAGES
+        for i in range(N_STAGES):
+            colour = QColor("#1f6fb4") if i < backward_from else QColor("#d4670b")
+            rect = QRectF(i * w + 1.5, 3, w - 3, self.height() - 6)
+            p.setPen(QPen(colour, 1.2))
+            if i == self.current:
+                p.setBrush(colour)
+            elif i < self.current:
+                p.setBrush(colour.lighter(170))
+            else:
+                p.setBrush(Qt.NoBrush)
+            p.drawRoundedRect(rect, 2, 2)
+        p.end()
+
+
+class PanelScroll(QScrollArea):
+    """Holds a panel at the size of the dock, or at the panel's minimum size with scroll bars.
+
+    Unlike ``setWidgetResizable(True)``, it never makes a panel taller than the
+    dock because of word-wrapped labels: scroll bars appear only below the
+    panel's minimum size.
+    """
+
+    def __init__(self, panel: QWidget, name: str = ""):
+        super().__init__()
+        self.setObjectName(name)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(panel)
+        panel.installEventFilter(self)
+
+    def _minimum(self) -> QSize:
+        panel = self.widget()
+        return panel.minimumSizeHint().expandedTo(panel.minimumSize())
+
+    def _fit(self) -> None:
+        panel = self.widget()
+        if panel is not None:
+            view = self.viewport().size()
+            m = self._minimum()
+            panel.resize(max(view.width(), m.width()), max(view.height(), m.height()))
+
+    def resizeEvent(self, event) -> None:  # the viewport's size changed
+        super().resizeEvent(event)
+        self._fit()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.widget() and event.type() == QEvent.LayoutRequest:
+            self._fit()
+        return super().eventFilter(obj, event)
+
+    def sizeHint(self) -> QSize:
+        return self.widget().sizeHint() if self.widget() is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        return self._minimum().boundedTo(QSize(160, 120))
+
+
+class MainWindow(QMainWindow):
+    """The Backprop Explorer window around one ``Session``; see the module docstring.
+
+    Attributes: ``session``; ``panels`` and ``docks`` (keyed by the names in
+    ``PANELS``), each panel also as an attribute (``network_view``,
+    ``matrix_view``, ...); the actions
+    ``action_step_stage``, ``action_step_batch``, ``action_run``, ``action_reset``
+    and the File menu's ``action_open_*``, ``action_download``, ``action_save``,
+    ``action_save_as``; ``stage_label`` and ``stage_strip``; the status bar labels
+    ``status_epoch``, ``status_batch``, ``status_speed``, ``status_corpus``.
+
+    The questions it asks go through replaceable callables, so that tests and
+    scripts can answer them: ``ask_unsaved(parent, doing) -> "save"|"discard"|"cancel"``,
+    ``ask_yes_no(parent, title, text) -> bool`` and ``ask_save_path(parent) -> str``.
+    """
+
+    corpus_loaded = Signal(object)  # a Corpus opened from the File menu is in use
+    corpus_failed = Signal(str)  # opening a corpus failed (the message)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("main_window")
+        self.ask_unsaved = dialogs.ask_unsaved
+        self.ask_yes_no = _ask_yes_no
+        self.ask_save_path = _ask_save_path
+        self.confirm_on_close = True
+        self.checkpoint_path: Path | None = None
+        self.download_prefix: str | None = None  # a mirror for the download (tests use a local one)
+        self.download_dest: str | None = None
+        self.divergence_dialog: dialogs.DivergenceDialog | None = None
+        self.download_dialog: dialogs.DownloadDialog | None = None
+        self.last_message_box: QMessageBox | None = None
+        self._loader: dialogs.BackgroundTask | None = None
+        self._shut_down = False
+        self._sized = False
+
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks)
+        placeholder = QWidget()
+        placeholder.hide()
+        self.setCentralWidget(placeholder)  # every panel is a dock; the empty centre takes no room
+
+        self._make_actions()
+        self._make_panels()
+        self._make_toolbar()
+        self._make_menus()
+        self._make_status_bar()
+        self.resize(self._initial_size())
+        self._arrange_docks()
+        self._connect()
+        self._fix_status_widths()
+        self._update_status()
+        self._update_stage()
+        self._update_title()
+
+    def _initial_size(self) -> QSize:
+        """1600×1000, or less to fit the screen."""
+        size = QSize(1600, 1000)
+        screen = self.screen()
+        if screen is not None:
+            avail = screen.availableGeometry().size()
+            if avail.width() > 200 and avail.height() > 200:
+                size = size.boundedTo(QSize(int(avail.width() * 0.96), int(avail.height() * 0.94)))
+        return size
+
+    # ---- construction ---------------------------------------------------------------------
+    def _action(self, name: str, text: str, slot, shortcuts=(), tip: str = "", icon=None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            action.setShortcutContext(Qt.WindowShortcut)
+        if tip:
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.NativeText) for s in shortcuts)
+            action.setToolTip(f"{tip} ({keys})" if keys else tip)
+            action.setStatusTip(tip)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.setCheckable(checkable)
+        if checkable:
+            action.triggered.connect(slot)
+        else:
+            action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)  # shortcuts work wherever focus is in the window
+        setattr(self, name, action)
+        return action
+
+    def _make_actions(self) -> None:
+        s = QStyle
+        self._action("action_step_stage", "Step stage", self.step_stage, ("F10", "N"),
+                     "Compute the next stage of the minibatch", s.SP_MediaSeekForward)
+        self._action("action_step_batch", "Step minibatch", self.step_batch, ("F11", "B"),
+                     "Finish the minibatch in progress, or run one whole minibatch", s.SP_MediaSkipForward)
+        self._action("action_run", "Run", self.set_running, ("F5", "Space"),
+                     "Train continuously / pause", s.SP_MediaPlay, checkable=True)
+        self._action("action_reset", "Reset", self.reset, ("Ctrl+R",),
+                     "New weights from the seed (asks first if training is unsaved)", s.SP_BrowserReload)
+        self._action("action_open_corpus_file", "Open corpus text file…", self.open_corpus_file, ("Ctrl+Shift+O",),
+                     "Train on any plain-text file")
+        self._action("action_open_corpus_folder", "Open corpus folder…", self.open_corpus_folder, (),
+                     "A folder with the Hinton corpus files (raw_sentences.txt, vocab.txt, valid_data.csv, test_data.csv)")
+        self._action("action_open_demo", "Built-in demo corpus", lambda: self.open_corpus("demo"), (),
+                     "The small corpus shipped with the application")
+        self._action("action_open_hinton", "Downloaded Hinton corpus", lambda: self.open_corpus("hinton"), (),
+                     "The Hinton corpus from the cache folder")
+        self._action("action_download", "Download the Hinton corpus…", self.download_hinton, (),
+                     "Fetch the real corpus (about 4 MB), checked against sha256")
+        self._action("action_open_checkpoint", "Open checkpoint…", self.open_checkpoint, ("Ctrl+O",),
+                     "Continue from a saved checkpoint (.npz)")
+        self._action("action_save", "Save checkpoint", self.save_checkpoint, ("Ctrl+S",),
+                     "Save weights, optimizer state, hyperparameters and loss history")
+        self._action("action_save_as", "Save checkpoint as…", self.save_checkpoint_as, ("Ctrl+Shift+S",),
+                     "Save to a new file")
+        self._action("action_save_picture", "Save a picture of the window…", self.save_picture, (),
+                     "Write what the window shows to a PNG image")
+        self._action("action_quit", "Quit", self.close, ("Ctrl+Q",), "Close the window")
+        self._action("action_shortcuts", "Keyboard shortcuts", self.show_shortcuts, ("F1",), "List the keyboard shortcuts")
+        self._action("action_guide", "How to use Backprop Explorer", self.show_guide, (), "A short tour of the window")
+        self._action("action_about", "About Backprop Explorer", self.show_about, (), "Version and what this is")
+        self._action("action_reset_layout", "Reset layout", self._arrange_docks, (), "Put every panel back in place")
+
+    def _make_panels(self) -> None:
+        self.panels: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        for attr, cls, title in PANELS:
+            widget = cls(self.session)
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{attr}")
+            # A scroll area lets a dock be smaller than its panel's minimum size (small
+            # screens, many panels side by side); the network diagram shrinks by itself.
+            dock.setWidget(widget if attr == "network_view" else PanelScroll(widget, f"scroll_{attr}"))
+            dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+            dock.visibilityChanged.connect(lambda visible, w=widget: visible and self._brought_forward(w))
+            self.panels[attr] = widget
+            self.docks[attr] = dock
+            setattr(self, attr, widget)
+
+        # The few connections between panels, all made here.
+        self.network_view.layer_clicked.connect(self.matrix_view.show_layer)
+        self.network_view.layer_clicked.connect(lambda _layer: self.docks["matrix_view"].raise_())
+        for source in (self.matrix_view, self.embedding_grad_view):
+            source.entry_clicked.connect(self._check_gradient_entry)
+        self.hyperparams_view.confirm = self.maybe_discard
+        self.embedding_grad_view.confirm = self.maybe_discard
+
+    def _check_gradient_entry(self, name: str, index) -> None:
+        """A click on a matrix entry: check that gradient entry against finite differences."""
+        self.gradcheck_view.check(name, index)
+        self.docks["gradcheck_view"].raise_()
+
+    @staticmethod
+    def _brought_forward(panel: QWidget) -> None:
+        """A dock's tab came to the front (or the dock was shown): let its panel catch up.
+
+        A panel in a tab behind another stays "visible" for Qt (``isVisible()``), but its
+        ``visibleRegion()`` is empty: panels skip redrawing then and catch up in
+        ``showEvent``, which Qt does not call when a tab comes forward; this does,
+        once the dock has its new geometry.
+        """
+        QTimer.singleShot(0, panel, lambda: QApplication.sendEvent(panel, QShowEvent()))
+
+    def _arrange_docks(self) -> None:
+        """The default layout: network on top; hyperparameters | matrices | loss over predictions."""
+        d = self.docks
+        for dock in d.values():
+            self.removeDockWidget(dock)
+        # All in one dock area, split: sizes then behave (the centre is empty and hidden).
+        self.addDockWidget(Qt.LeftDockWidgetArea, d["network_view"])
+        self.splitDockWidget(d["network_view"], d["hyperparams_view"], Qt.Vertical)
+        self.splitDockWidget(d["hyperparams_view"], d["matrix_view"], Qt.Horizontal)
+        self.splitDockWidget(d["matrix_view"], d["loss_view"], Qt.Horizontal)
+        self.splitDockWidget(d["loss_view"], d["predictions_view"], Qt.Vertical)
+        self.tabifyDockWidget(d["matrix_view"], d["embedding_grad_view"])
+        self.tabifyDockWidget(d["predictions_view"], d["embedding_map_view"])
+        self.tabifyDockWidget(d["hyperparams_view"], d["gradcheck_view"])
+        for dock in d.values():
+            dock.show()
+        for key in ("matrix_view", "predictions_view", "hyperparams_view"):
+            d[key].raise_()
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        """Proportions that suit 1600×1000: a 180-pixel diagram; columns 300 | 760 | 540."""
+        d = self.docks
+        w, h = self.width(), self.height()
+        top = max(160, int(h * 0.18))
+        self.resizeDocks([d["network_view"], d["matrix_view"]], [top, h - top], Qt.Vertical)
+        self.resizeDocks(
+            [d["hyperparams_view"], d["matrix_view"], d["loss_view"]],
+            [int(w * 0.19), int(w * 0.47), int(w * 0.34)],
+            Qt.Horizontal,
+        )
+        rest = h - top
+        self.resizeDocks([d["loss_view"], d["predictions_view"]], [int(rest * 0.42), int(rest * 0.58)], Qt.Vertical)
+
+    def _make_toolbar(self) -> None:
+        bar = QToolBar("Controls", self)
+        bar.setObjectName("controls_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        bar.setIconSize(QSize(18, 18))
+        for action in (self.action_step_stage, self.action_step_batch, self.action_run, self.action_reset):
+            bar.addAction(action)
+        bar.addSeparator()
+        self.stage_strip = StageStrip(self.session)
+        bar.addWidget(self.stage_strip)
+        spacer = QWidget()
+        spacer.setFixedWidth(10)
+        bar.addWidget(spacer)
+        self.stage_label = QLabel()
+        self.stage_label.setObjectName("stage_label")
+        font = QFont(self.stage_label.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.stage_label.setFont(font)
+        self.stage_label.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.stage_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        bar.addWidget(self.stage_label)
+        self.addToolBar(Qt.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        file = mb.addMenu("&File")
+        corpus = file.addMenu("Open &corpus")
+        for a in (self.action_open_corpus_file, self.action_open_corpus_folder, self.action_open_demo, self.action_open_hinton):
+            corpus.addAction(a)
+        file.addAction(self.action_download)
+        file.addSeparator()
+        file.addAction(self.action_open_checkpoint)
+        file.addAction(self.action_save)
+        file.addAction(self.action_save_as)
+        # Panels that can export (a matrix, a plot) offer QActions through ``export_actions()``.
+        exports = [a for w in self.panels.values() if hasattr(w, "export_actions") for a in w.export_actions()]
+        export_menu = file.addMenu("&Export")
+        for a in exports:
+            export_menu.addAction(a)
+        if exports:
+            export_menu.addSeparator()
+        export_menu.addAction(self.action_save_picture)
+        file.addSeparator()
+        file.addAction(self.action_quit)
+
+        train = mb.addMenu("&Train")
+        for a in (self.action_step_stage, self.action_step_batch, self.action_run, self.action_reset):
+            train.addAction(a)
+
+        view = mb.addMenu("&View")
+        for attr, _cls, _title in PANELS:
+            view.addAction(self.docks[attr].toggleViewAction())
+        view.addSeparator()
+        view.addAction(self.toolbar.toggleViewAction())
+        view.addAction(self.action_reset_layout)
+
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.action_guide)
+        help_menu.addAction(self.action_shortcuts)
+        help_menu.addAction(self.action_about)
+
+    def _make_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_epoch = QLabel()
+        self.status_batch = QLabel()
+        self.status_speed = QLabel()
+        self.status_corpus = QLabel()
+        for name, label in (
+            ("status_epoch", self.status_epoch),
+            ("status_batch", self.status_batch),
+            ("status_speed", self.status_speed),
+            ("status_corpus", self.status_corpus),
+        ):
+            label.setObjectName(name)
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+        self.status_batch.setToolTip("Minibatches completed in this epoch / minibatches per epoch")
+        self.status_speed.setToolTip("Training examples per second in run mode")
+
+    def _connect(self) -> None:
+        s = self.session
+        s.stage_changed.connect(self._update_stage)
+        s.stage_changed.connect(self._update_status)
+        s.status_changed.connect(self._update_status)
+        s.network_changed.connect(self._fix_status_widths)
+        s.network_changed.connect(self._update_status)
+        s.network_changed.connect(self._update_title)
+        s.network_changed.connect(self._update_stage)
+        s.running_changed.connect(self._on_running_changed)
+        s.diverged.connect(self._on_diverged)
+        s.dirty_changed.connect(self.setWindowModified)
+        s.message.connect(self._on_message)
+        if hasattr(s, "error"):
+            s.error.connect(self.show_error)
+
+    # ---- showing the state --------------------------------------------------------------------
+    def _update_stage(self, *_args) -> None:
+        text = stage_position_text(self.session)
+        self.stage_label.setText(text)
+        self.stage_label.setToolTip(text)
+
+    def _fix_status_widths(self) -> None:
+        """Give the labels that change while training a fixed size that fits their widest text.
+
+        A label of fixed size does not ask its window to lay out again when its text
+        changes: run mode rewrites them many times a second.
+        """
+        fm = self.status_batch.fontMetrics()
+        t = self.session.trainer
+        widest = {
+            self.status_epoch: "Epoch 9999",
+            self.status_batch: f"Batch {t.batches_per_epoch:,}/{t.batches_per_epoch:,}",
+            self.status_speed: "8,888,888 examples/s",
+        }
+        for label, text in widest.items():
+            digits = "".join("8" if ch.isdigit() else ch for ch in text)
+            m = label.contentsMargins()
+            label.setFixedSize(fm.horizontalAdvance(digits) + m.left() + m.right() + 4, label.sizeHint().height())
+
+    def _update_status(self, *_args) -> None:
+        s = self.session
+        t = s.trainer
+        self.status_epoch.setText(f"Epoch {t.epoch + 1}")
+        self.status_batch.setText(f"Batch {t.batch_in_epoch:,}/{t.batches_per_epoch:,}")
+        self.status_batch.setToolTip(
+            f"Minibatches completed in this epoch / per epoch; {t.step:,} minibatches in all, "
+            f"batch size {s.config.batch_size}, learning rate {t.learning_rate:g}, momentum {t.momentum:g}"
+        )
+        eps = s.examples_per_second
+        self.status_speed.setText(f"{eps:,.0f} examples/s" if eps > 0 else "– examples/s")
+        c = s.corpus
+        a, b, v = c.sizes()
+        self.status_corpus.setText(f"Corpus: {c.name} ({c.vocab_size} words; {a:,} / {b:,} / {v:,} 4-grams)")
+        self.status_corpus.setToolTip(c.describe() + "".join(f"\nnote: {n}" for n in c.notes))
+
+    def _update_title(self, *_args) -> None:
+        # The application's name last: Linux desktops add it at the end unless it is there already.
+        self.setWindowTitle(f"{self.session.corpus.name}[*] — Backprop Explorer")
+        self.setWindowModified(self.session.dirty)
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.action_run.setChecked(running)
+        self.action_run.setText("Pause" if running else "Run")
+        self.action_run.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if running else QStyle.SP_MediaPlay))
+        self._update_status()
+
+    def _on_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+
+    def show_error(self, text: str, title: str = "Backprop Explorer") -> QMessageBox:
+        """A one-line problem: in the status bar and in a (non-modal) message box."""
+        self.statusBar().showMessage(text, 15_000)
+        if self.last_message_box is not None and self.last_message_box.isVisible():
+            self.last_message_box.close()
+        self.last_message_box = dialogs.show_message(self, title, text)
+        return self.last_message_box
+
+    def _on_diverged(self, explanation: str) -> None:
+        self.statusBar().showMessage("Training diverged: " + explanation, 15_000)
+        if self.divergence_dialog is not None:
+            self.divergence_dialog.close()
+        dialog = dialogs.DivergenceDialog(explanation, self)
+        dialog.reset_requested.connect(self.session.reset)
+        self.divergence_dialog = dialog
+        dialog.open()
+
+    # ---- training controls ------------------------------------------------------------------------
+    def step_stage(self) -> None:
+        self.session.step_stage()
+
+    def step_batch(self) -> None:
+        self.session.step_batch()
+
+    def set_running(self, run: bool) -> None:
+        self.session.start() if run else self.session.pause()
+        self.action_run.setChecked(self.session.running)
+
+    def reset(self) -> bool:
+        if not self.maybe_discard("resetting to new weights"):
+            return False
+        self.session.reset()
+        self.statusBar().showMessage("New weights from the seed.", 5000)
+        return True
+
+    # ---- unsaved work ---------------------------------------------------------------------------------
+    def maybe_discard(self, doing: str) -> bool:
+        """True when it is fine to discard the current training (nothing unsaved, saved, or discarded)."""
+        self.session.pause()
+        if not self.session.dirty:
+            return True
+        answer = self.ask_unsaved(self, doing)
+        if answer == dialogs.SAVE:
+            return self.save_checkpoint()
+        return answer == dialogs.DISCARD
+
+    # ---- checkpoints ------------------------------------------------------------------------------------
+    def save_checkpoint(self) -> bool:
+        if self.checkpoint_path is None:
+            return self.save_checkpoint_as()
+        return self.save_checkpoint_to(self.checkpoint_path)
+
+    def save_checkpoint_as(self) -> bool:
+        path = self.ask_save_path(self)
+        if not path:
+            return False
+        return self.save_checkpoint_to(path)
+
+    def save_checkpoint_to(self, path) -> bool:
+        path = Path(path)
+        if path.suffix.lower() != ".npz":
+            path = path.with_name(path.name + ".npz")
+        try:
+            self.session.save_checkpoint(path)
+        except ExplorerError as err:
+            self.show_error(str(err), "Could not save")
+            return False
+        except OSError as err:
+            self.show_error(f"cannot save {path}: {err.strerror or err}", "Could not save")
+            return False
+        self.checkpoint_path = path
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+        return True
+
+    def open_checkpoint(self) -> None:
+        if not self.maybe_discard("opening a checkpoint"):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(self._start_dir()), "Checkpoints (*.npz);;All files (*)")
+        if path:
+            self.load_checkpoint_from(path)
+
+    def load_checkpoint_from(self, path) -> bool:
+        try:
+            self.session.load_checkpoint(path)
+        except ExplorerError as err:
+            self.show_error(str(err), "Could not open the checkpoint")
+            return False
+        except MemoryError:
+            self.show_error("out of memory while loading the checkpoint", "Could not open the checkpoint")
+            return False
+        self.checkpoint_path = Path(path)
+        self.statusBar().showMessage(f"Opened {path}", 8000)
+        return True
+
+    def _start_dir(self) -> Path:
+        return self.checkpoint_path.parent if self.checkpoint_path else Path.home()
+
+    # ---- pictures -----------------------------------------------------------------------------------------------
+    def save_picture(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save a picture of the window", str(Path.home() / "backprop-explorer.png"), "PNG images (*.png)"
+        )
+        if path:
+            self.save_picture_to(path)
+
+    def save_picture_to(self, path) -> bool:
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_name(path.name + ".png")
+        if not self.grab().save(str(path), "PNG"):
+            self.show_error(f"could not write the picture to {path}", "Could not save the picture")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+        return True
+
+    # ---- corpora ---------------------------------------------------------------------------------------------
+    def open_corpus_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a text corpus", str(Path.home()), "Text files (*.txt);;All files (*)")
+        if path:
+            self.open_corpus(path)
+
+    def open_corpus_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder with the Hinton corpus files", str(Path.home()))
+        if path:
+            self.open_corpus(path)
+
+    @property
+    def loading(self) -> bool:
+        return self._loader is not None and self._loader.isRunning()
+
+    def open_corpus(self, source) -> bool:
+        """Load ``source`` (``load_source``) in a thread, then train a new network on it.
+
+        Returns False when it did not start (a load already running, or the user
+        kept the current training). ``corpus_loaded`` or ``corpus_failed`` follow.
+        """
+        if self.loading:
+            self.statusBar().showMessage("A corpus is already being loaded.", 5000)
+            return False
+        if not self.maybe_discard("opening another corpus"):
+            return False
+        from core.corpus import load_source
+
+        self.statusBar().showMessage(f"Loading corpus {source}…")
+        loader = dialogs.BackgroundTask(lambda: load_source(source), self)
+        loader.succeeded.connect(self._on_corpus_loaded)
+        loader.failed.connect(self._on_corpus_failed)
+        loader.finished.connect(self._on_loader_finished)
+        self._loader = loader
+        loader.start()
+        return True
+
+    def _on_loader_finished(self) -> None:
+        if self._loader is not None and not self._loader.isRunning():
+            self._loader.deleteLater()
+            self._loader = None
+
+    def _on_corpus_loaded(self, corpus) -> None:
+        try:
+            self.session.rebuild(self.session.config, corpus)
+        except ExplorerError as err:
+            self._on_corpus_failed(str(err))
+            return
+        note = f" ({'; '.join(corpus.notes)})" if corpus.notes else ""
+        self.statusBar().showMessage(f"Now training on {corpus.describe()}{note}", 10_000)
+        self.checkpoint_path = None
+        self.corpus_loaded.emit(corpus)
+
+    def _on_corpus_failed(self, message: str) -> None:
+        self.show_error(f"Cannot open the corpus: {message}", "Could not open the corpus")
+        self.corpus_failed.emit(message)
+
+    def download_hinton(self) -> None:
+        from core.download import find_cached
+
+        if self.download_dialog is not None and self.download_dialog.running:
+            self.download_dialog.raise_()
+            return
+        folder = find_cached() if self.download_dest is None else find_cached(self.download_dest)
+        if folder is not None:
+            self._offer_switch(str(folder), already=True)
+            return
+        dialog = dialogs.DownloadDialog(self, dest=self.download_dest, prefix=self.download_prefix)
+        dialog.finished_download.connect(self._on_downloaded)
+        self.download_dialog = dialog
+        dialog.start()
+
+    def _on_downloaded(self, folder: str) -> None:
+        if self.download_dialog is not None:
+            self.download_dialog.accept()
+        self._offer_switch(folder, already=False)
+
+    def _offer_switch(self, folder: str, already: bool) -> None:
+        first = "The Hinton corpus is already downloaded" if already else "The Hinton corpus is downloaded"
+        if self.ask_yes_no(self, "Hinton corpus", f"{first} (in {folder}).\nTrain on it now?"):
+            self.open_corpus(folder)
+
+    # ---- help -----------------------------------------------------------------------------------------------
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for action in self.actions():
+            keys = [k.toString(QKeySequence.NativeText) for k in action.shortcuts()]
+            if keys:
+                text = "Run / pause" if action is self.action_run else action.text().replace("&", "").rstrip("…")
+                rows.append((" or ".join(keys), text))
+        return rows
+
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for k, t in self.shortcut_rows())
+        text = (
+            f"<table>{rows}</table><p>Letters and Space give way to a text field that has the focus "
+            "(the prompt of the predictions); the F-keys work everywhere.</p>"
+        )
+        box = dialogs.show_message(self, "Keyboard shortcuts", text, QMessageBox.Information)
+        box.setTextFormat(Qt.RichText)
+        self.last_message_box = box
+        return box
+
+    def show_guide(self) -> QMessageBox:
+        text = (
+            "<p><b>Step stage</b> (F10 or N) computes one stage of a minibatch. The label on the toolbar says "
+            "which stage and shows its formula; the network diagram highlights the layer; the Matrices panel "
+            "shows the arrays that stage produced, with their shapes.</p>"
+            "<p>Stages 1–6 go forward (embedding, hidden layer, softmax, loss); stages 7–13 send gradients back; "
+            "stage 14 updates every weight. Click a box of the diagram to see that layer's arrays.</p>"
+            "<p><b>Run</b> (F5 or Space) trains continuously and draws the loss curves; pause any time. "
+            "Type three words in <i>Predictions</i> to see what the network expects next.</p>"
+            "<p>Try a batch size of 2 in <i>Hyperparameters</i> to follow every number, and look at the "
+            "<i>Embedding gradient</i> stage: a word used twice receives the sum of both contributions.</p>"
+        )
+        box = dialogs.show_message(self, "How to use Backprop Explorer", text, QMessageBox.Information)
+        box.setTextFormat(Qt.RichText)
+        self.last_message_box = box
+        return box
+
+    def show_about(self) -> QMessageBox:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("backprop-explorer")
+        except PackageNotFoundError:
+            v = "development"
+        text = (
+            f"Backprop Explorer {v}\n\nWatch backpropagation: the classic 4-gram neural language model "
+            "(three words in, a probability for every next word out) in NumPy, every matrix of a minibatch on screen."
+        )
+        box = dialogs.show_message(self, "About Backprop Explorer", text, QMessageBox.Information)
+        self.last_message_box = box
+        return box
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # dock sizes need the laid-out window: set them once it is shown
+            self._sized = True
+            self._size_docks()
+
+    # ---- closing --------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.session.pause()
+        if self.confirm_on_close and not self.maybe_discard("closing"):
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop everything that runs: the training timer, a download, a corpus load."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.session.shutdown()
+        if self.download_dialog is not None:
+            self.download_dialog.wait_stopped()
+        if self._loader is not None and self._loader.isRunning():
+            self._loader.wait()
+
+
+def _ask_yes_no(parent, title: str, text: str) -> bool:
+    return QMessageBox.question(parent, title, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes) == QMessageBox.Yes
+
+
+def _ask_save_path(parent) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, "Save checkpoint", str(Path.home() / "backprop.npz"), "Checkpoints (*.npz)")
+    return path
+
+
+__all__ = ["MainWindow", "PANELS", "stage_position_text", "StageStrip"]

@@ -1,0 +1,726 @@
+"""The embedding map: every word's learned vector (a row of W_emb, V×d) as a labelled point in 2-D.
+
+The projection is PCA (``core.projection.pca``): the two directions along
+which the word vectors vary most. Its components keep their signs from one
+refresh to the next, so the map moves smoothly during training instead of
+flipping. With scikit-learn installed, t-SNE is offered too (computed in a
+background thread: it takes a second or more).
+
+Beside the map: the k nearest words to a chosen word (search for it or click
+its point) with their distances, measured in all d dimensions like the
+exercise's ``display_nearest_words``, and the distance between two words
+(``word_distance``).
+
+Labels are drawn by one item (``WordLabels``) in screen pixels; where two
+would overlap, the more frequent word wins and the other waits until you zoom
+in (or tick "all labels"). The map refreshes on ``weights_changed`` at most
+``MAX_REFRESH_HZ`` times a second, and not at all while the panel is hidden.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import projection
+from core.errors import ExplorerError, UnknownWordError
+
+from .. import widgets  # noqa: F401  (configures pyqtgraph once)
+from ..widgets import on_screen
+
+MAX_REFRESH_HZ = 3.0
+POINT_COLOUR = (70, 110, 160, 170)
+LABEL_COLOUR = QColor(40, 40, 40)
+SELECTED_COLOUR = QColor(200, 30, 30)
+NEIGHBOUR_COLOUR = QColor(220, 120, 0)
+PAIR_COLOUR = QColor(110, 50, 160)
+NEIGHBOUR_BRUSH = pg.mkBrush(NEIGHBOUR_COLOUR)
+SELECTED_BRUSH = pg.mkBrush(SELECTED_COLOUR)
+SELECTED_PEN = pg.mkPen("w", width=1.5)
+
+
+class WordLabels(pg.GraphicsObject):
+    """All the words of the map in one item, drawn in screen pixels just right of their points.
+
+    ``positions`` (V, 2) are in data coordinates. Labels are placed in
+    priority order (emphasised words first, then ``order``) and a label that
+    would overlap one already placed is skipped, unless ``show_all``.
+    ``drawn`` lists the word indices placed by the last paint and ``placed``
+    their rectangles in device pixels.
+    """
+
+    def __init__(self, words, order=None, point_size: float = 7.0):
+        super().__init__()
+        self.font = QFont()
+        self.font.setPointSizeF(point_size)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self.show_all = False
+        self.emphasis: dict[int, QColor] = {}  # word index → colour, drawn bold and always
+        self.drawn: list[int] = []
+        self.placed: list[QRectF] = []
+        self.set_words(words, order)
+
+    def set_words(self, words, order=None) -> None:
+        self.words = list(words)
+        n = len(self.words)
+        self.positions = np.zeros((n, 2))
+        self.order = np.arange(n) if order is None else np.asarray(order)
+        fm, fmb = QFontMetricsF(self.font), QFontMetricsF(self.bold)
+        self.widths = np.array([fm.horizontalAdvance(w) for w in self.words])
+        self.bold_widths = np.array([fmb.horizontalAdvance(w) for w in self.words])
+        self.height = fm.height()
+        self.ascent = fm.ascent()
+        self.update()
+
+    def set_positions(self, positions: np.ndarray) -> None:
+        self.positions = np.asarray(positions, dtype=np.float64)
+        self.prepareGeometryChange()
+        self.update()
+
+    def set_emphasis(self, emphasis: dict[int, QColor]) -> None:
+        self.emphasis = dict(emphasis)
+        self.update()
+
+    # -- QGraphicsItem
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        if vb is None:
+            return QRectF()
+        return vb.viewRect()
+
+    def viewRangeChanged(self) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+        return None  # the points give the bounds, not the text
+
+    def paint(self, p, *args) -> None:
+        self.drawn = []
+        self.placed = []
+        if not len(self.words):
+            return
+        tr = p.transform()  # data coordinates → device pixels
+        area = tr.mapRect(self.boundingRect())
+        if area.width() < 2 or area.height() < 2:
+            return
+        x, y = self.positions[:, 0], self.positions[:, 1]
+        px = tr.m11() * x + tr.m21() * y + tr.dx()  # (V,)
+        py = tr.m12() * x + tr.m22() * y + tr.dy()  # (V,)
+        cell = 2.0
+        occupied = np.zeros((int(area.height() / cell) + 2, int(area.width() / cell) + 2), dtype=bool)
+        emph = [i for i in self.emphasis if 0 <= i < len(self.words)]
+        rest = [i for i in self.order.tolist() if i not in self.emphasis]
+        h = self.height
+        p.save()
+        p.resetTransform()
+        p.setClipRect(area)
+
+        def cells(x0, y0, w):
+            c0 = max(0, int((x0 - area.left()) / cell))
+            r0 = max(0, int((y0 - area.top()) / cell))
+            return slice(r0, max(r0, int((y0 + h - area.top()) / cell) + 1)), slice(
+                c0, max(c0, int((x0 + w - area.left()) / cell) + 1)
+            )
+
+        for i in emph + rest:
+            bold = i in self.emphasis
+            w = self.bold_widths[i] if bold else self.widths[i]
+            if not area.contains(QPointF(px[i], py[i])):
+                continue  # the point is off the map: no orphan label at the edge
+            # where the label may go: right of the point, left of it, above, below
+            # (emphasised words also a line further up or down, joined by a leader line)
+            spots = [(px[i] + 5.0, py[i] - h / 2), (px[i] - 5.0 - w, py[i] - h / 2),
+                     (px[i] - w / 2, py[i] - h - 3.0), (px[i] - w / 2, py[i] + 3.0)]
+            if bold:
+                spots += [(px[i] + 8.0, py[i] - 1.5 * h - 2), (px[i] + 8.0, py[i] + h / 2 + 2),
+                          (px[i] - 8.0 - w, py[i] - 1.5 * h - 2), (px[i] - 8.0 - w, py[i] + h / 2 + 2)]
+            place = None
+            for k, (x0, y0) in enumerate(spots if not self.show_all else spots[:1]):
+                if self.show_all or not occupied[cells(x0, y0, w)].any():
+                    place = (k, x0, y0)
+                    break
+            if place is None:
+                if not bold:
+                    continue
+                place = (0, *spots[0])  # an emphasised word is always named
+            k, x0, y0 = place
+            occupied[cells(x0, y0, w)] = True
+            if bold:
+                if k >= 4:
+                    p.setPen(QPen(self.emphasis[i], 1))
+                    p.drawLine(QPointF(px[i], py[i]), QPointF(x0 + w / 2, y0 + h / 2))
+                p.setPen(Qt.NoPen)
+                p.setBrush(QColor(255, 255, 255, 220))
+                p.drawRect(QRectF(x0 - 1, y0, w + 2, h))
+                p.setFont(self.bold)
+                p.setPen(self.emphasis[i])
+            else:
+                p.setFont(self.font)
+                p.setPen(LABEL_COLOUR)
+            p.drawText(QPointF(x0, y0 + self.ascent), self.words[i])
+            self.drawn.append(i)
+            self.placed.append(QRectF(x0, y0, w, h))
+        p.restore()
+
+
+class _TsneWorker(QThread):
+    """Runs core.projection.tsne off the window's thread."""
+
+    done = Signal(object, str, int)  # Projection or None, error text, token
+
+    def __init__(self, W: np.ndarray, init, token: int):
+        super().__init__()
+        self.W, self.init, self.token = W, init, token
+
+    def run(self) -> None:
+        try:
+            result, error = projection.tsne(self.W, seed=0, init=self.init), ""
+        except ExplorerError as err:
+            result, error = None, str(err)
+        except Exception as err:  # scikit-learn's own failures: reported, never raised into Qt
+            result, error = None, f"t-SNE failed: {err}"
+        self.done.emit(result, error, self.token)
+
+
+def _completer(words, parent) -> QCompleter:
+    c = QCompleter(list(words), parent)
+    c.setCaseSensitivity(Qt.CaseInsensitive)
+    c.setFilterMode(Qt.MatchStartsWith)
+    c.setCompletionMode(QCompleter.PopupCompletion)
+    c.setMaxVisibleItems(12)
+    return c
+
+
+def unknown_word_html(err: UnknownWordError) -> str:
+    """"'dya' is not in the vocabulary. Did you mean day, say?" with the suggestions as links."""
+    links = ", ".join(f"<a href='{html.escape(s)}'>{html.escape(s)}</a>" for s in err.suggestions)
+    text = f"'{html.escape(err.word)}' is not in the vocabulary."
+    return text + (f" Did you mean {links}?" if links else "")
+
+
+class EmbeddingMapView(QWidget):
+    """Word vectors projected to 2-D with labels, search, nearest words and word distances."""
+
+    # The map was redrawn from the current weights.
+    refreshed = Signal()
+    # A word was chosen (searched, clicked, or picked from the nearest list).
+    word_selected = Signal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.projection: projection.Projection | None = None
+        self.coords = np.zeros((0, 2))  # (V, 2) the positions on the map
+        self.selected: int | None = None  # index of the chosen word
+        self.neighbours: list[tuple[str, float]] = []
+        self.last_refresh_seconds = 0.0
+        self._stale = True
+        self._last_refresh = -1e9
+        self._follow = False  # keep the chosen word centred while training moves it
+        self._pair: tuple[int, int] | None = None
+        self._axis_titles = ("", "")
+        self._median_cache: tuple | None = None  # (model id, version, median distance)
+        self._token = 0
+        self._worker: _TsneWorker | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._refresh_if_stale)
+        self._build()
+        self._install_vocab()
+        session.weights_changed.connect(self._on_weights_changed)
+        session.network_changed.connect(self._on_network_changed)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._wait_for_worker)
+        self.refresh()
+
+    # ---- construction ---------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QHBoxLayout(self)
+        root.setContentsMargins(4, 4, 4, 4)
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        root.addWidget(self.splitter)
+        left_widget = QWidget()
+        left = QVBoxLayout(left_widget)
+        left.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Find"))
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("a word, e.g. day")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setToolTip("Highlight a word, centre the map on it and list its nearest words")
+        self.search_edit.returnPressed.connect(self._on_search)
+        bar.addWidget(self.search_edit, 1)
+        self.method_combo = QComboBox()
+        self.method_combo.addItem("PCA", "pca")
+        self.method_combo.addItem("t-SNE", "tsne")
+        self.method_combo.setToolTip("How the d-dimensional vectors are flattened to 2-D")
+        if not projection.tsne_available():
+            item = self.method_combo.model().item(1)
+            item.setEnabled(False)
+            item.setToolTip(projection.TSNE_INSTALL_HINT)
+            self.method_combo.setToolTip("PCA (t-SNE: " + projection.TSNE_INSTALL_HINT + ")")
+        else:
+            self.method_combo.setItemData(1, "t-SNE (scikit-learn): a second or more per map", Qt.ToolTipRole)
+        self.method_combo.currentIndexChanged.connect(self._on_method)
+        bar.addWidget(self.method_combo)
+        self.all_labels_box = QCheckBox("all labels")
+        self.all_labels_box.setToolTip("Draw every label even where they overlap (otherwise zoom in to see more)")
+        self.all_labels_box.toggled.connect(self._on_all_labels)
+        bar.addWidget(self.all_labels_box)
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setMaximumWidth(50)
+        self.fit_button.setToolTip("Show all words (and follow the map as it grows)")
+        self.fit_button.clicked.connect(self.fit)
+        bar.addWidget(self.fit_button)
+        left.addLayout(bar)
+        self.search_message = QLabel()
+        self.search_message.setWordWrap(True)
+        self.search_message.setStyleSheet("color:#b71c1c")
+        self.search_message.linkActivated.connect(lambda w: self.select_word(w, centre=True))
+        self.search_message.hide()
+        left.addWidget(self.search_message)
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumSize(220, 160)
+        self.plot.setMenuEnabled(False)
+        pi = self.plot.getPlotItem()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.hideButtons()
+        for ax in ("left", "bottom"):
+            pi.getAxis(ax).setPen(pg.mkPen(90, 90, 90))
+            pi.getAxis(ax).setTextPen(pg.mkPen(50, 50, 50))
+            pi.getAxis(ax).enableAutoSIPrefix(False)  # "(x0.001)" after the title would only confuse
+        self.plot.setLabel("bottom", "PC 1")
+        self.plot.setLabel("left", "PC 2")
+        self.scatter = pg.ScatterPlotItem(
+            size=6,
+            pen=None,
+            brush=pg.mkBrush(*POINT_COLOUR),
+            hoverable=True,
+            hoverSize=9,
+            hoverBrush=pg.mkBrush(200, 30, 30),
+            tip=self._tip,
+        )
+        self.scatter.sigClicked.connect(self._on_point_clicked)
+        self.plot.addItem(self.scatter)
+        self.marks = pg.ScatterPlotItem(size=11, pxMode=True)  # the chosen word and its neighbours
+        self.marks.setZValue(5)
+        self.plot.addItem(self.marks)
+        self.pair_line = pg.PlotDataItem(pen=pg.mkPen(PAIR_COLOUR, width=1.5, style=Qt.DashLine))
+        self.plot.addItem(self.pair_line)
+        self.labels = WordLabels([])
+        self.labels.setZValue(10)
+        self.plot.addItem(self.labels, ignoreBounds=True)
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        left.addWidget(self.plot, 1)
+        self.status_label = QLabel()
+        self.status_label.setStyleSheet("color:#555")
+        self.status_label.setWordWrap(True)
+        left.addWidget(self.status_label)
+        self.splitter.addWidget(left_widget)
+
+        side_widget = QWidget()
+        side = QVBoxLayout(side_widget)
+        side.setContentsMargins(0, 0, 0, 0)
+        near = QGroupBox("Nearest words")
+        nl = QVBoxLayout(near)
+        r = QHBoxLayout()
+        self.nearest_title = QLabel("Click a point or find a word.")
+        self.nearest_title.setWordWrap(True)
+        r.addWidget(self.nearest_title, 1)
+        r.addWidget(QLabel("k"))
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(1, 50)
+        self.k_spin.setValue(10)
+        self.k_spin.valueChanged.connect(lambda _k: self._update_nearest())
+        r.addWidget(self.k_spin)
+        nl.addLayout(r)
+        self.nearest_table = QTableWidget(0, 2)
+        self.nearest_table.setHorizontalHeaderLabels(["word", "distance"])
+        self.nearest_table.verticalHeader().setDefaultSectionSize(20)
+        self.nearest_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.nearest_table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.nearest_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.nearest_table.setToolTip("Click a word to choose it")
+        self.nearest_table.cellClicked.connect(self._on_nearest_clicked)
+        self.nearest_table.setMinimumHeight(90)
+        nl.addWidget(self.nearest_table, 1)
+        note = QLabel("Euclidean distance in all d dimensions: the 2-D map can put true neighbours apart.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color:#555")
+        nl.addWidget(note)
+        side.addWidget(near, 1)
+
+        dist = QGroupBox("Distance between two words")
+        dl = QGridLayout(dist)
+        self.distance_edits = (QLineEdit(), QLineEdit())
+        for col, edit in enumerate(self.distance_edits):
+            edit.setPlaceholderText(("first word", "second word")[col])
+            edit.textChanged.connect(lambda _t: self._update_distance(report_errors=False))
+            edit.returnPressed.connect(lambda: self._update_distance(report_errors=True))
+            edit.editingFinished.connect(lambda: self._update_distance(report_errors=True))
+        dl.addWidget(self.distance_edits[0], 0, 0)
+        dl.addWidget(QLabel("↔"), 0, 1)
+        dl.addWidget(self.distance_edits[1], 0, 2)
+        self.distance_label = QLabel("Type two words.")
+        self.distance_label.setWordWrap(True)
+        self.distance_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        dl.addWidget(self.distance_label, 1, 0, 1, 3)
+        self.distance_message = QLabel()
+        self.distance_message.setWordWrap(True)
+        self.distance_message.setStyleSheet("color:#b71c1c")
+        self.distance_message.linkActivated.connect(self._on_distance_suggestion)
+        self.distance_message.hide()
+        dl.addWidget(self.distance_message, 2, 0, 1, 3)
+        side.addWidget(dist)
+        side_widget.setMinimumWidth(170)
+        self.splitter.addWidget(side_widget)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([700, 240])
+
+    def _install_vocab(self) -> None:
+        """Words, label item, completers and label priorities for the current network."""
+        vocab = self.session.vocab
+        counts = np.zeros(len(vocab))
+        try:
+            train = self.session.corpus.train
+            counts = np.bincount(np.asarray(train).ravel(), minlength=len(vocab))[: len(vocab)]
+        except (AttributeError, ValueError):
+            pass
+        order = np.argsort(-counts, kind="stable")  # frequent words get their labels first
+        self.labels.set_words(vocab, order)
+        self.search_edit.setCompleter(_completer(vocab, self.search_edit))
+        self.search_edit.completer().activated.connect(lambda w: self.select_word(w, centre=True))
+        for edit in self.distance_edits:
+            edit.setCompleter(_completer(vocab, edit))
+        self._reference = None  # components of the previous map (sign stability)
+        self._tsne_init = None
+
+    # ---- refreshing -------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.method_combo.currentData()
+
+    def _on_weights_changed(self) -> None:
+        self._stale = True
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Refresh soon, at most MAX_REFRESH_HZ times a second, and only while the panel is visible."""
+        if not self._stale or not on_screen(self) or self._timer.isActive():
+            return
+        wait = self._last_refresh + 1.0 / MAX_REFRESH_HZ - time.perf_counter()
+        self._timer.start(max(0, int(wait * 1000)))
+
+    def _refresh_if_stale(self) -> None:
+        if self._stale and on_screen(self):
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        """Coming into view (the dock shown or its tab raised): bring the map up to date."""
+        super().showEvent(event)
+        if self._stale and not self._timer.isActive():
+            self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Project the current word vectors and redraw the map, the nearest list and the distance now."""
+        start = time.perf_counter()
+        self._stale = False
+        self._last_refresh = start
+        W = self.session.model.params["W_emb"]  # (V, d)
+        if self.method == "tsne":
+            self._start_tsne(W)
+        else:
+            try:
+                proj = projection.pca(W, reference=self._reference)
+            except ExplorerError as err:
+                self.status_label.setText(str(err))
+                return
+            self._reference = proj.components
+            self._apply(proj)
+        self._update_nearest()
+        self._update_distance(report_errors=False)
+        self.last_refresh_seconds = time.perf_counter() - start
+
+    def _apply(self, proj: projection.Projection) -> None:
+        """Move the points and labels to ``proj.coords``."""
+        self.projection = proj
+        self.coords = proj.coords[:, :2]
+        self.scatter.setData(pos=self.coords, data=np.arange(len(self.coords)))
+        self.labels.set_positions(self.coords)
+        titles = proj.axis_titles()
+        if titles != self._axis_titles:  # setting a label re-lays out the axis: only when it changes
+            self._axis_titles = titles
+            self.plot.setLabel("bottom", titles[0])
+            self.plot.setLabel("left", titles[1])
+        self._update_marks()
+        if self._follow and self.selected is not None:
+            self._centre_on(self.selected, keep_span=True)
+        W = self.session.model.params["W_emb"]
+        where = "t-SNE" if proj.method == "tsne" else "PCA"
+        self.status_label.setText(
+            f"{len(self.coords)} words · {where} of W_emb ({W.shape[0]}×{W.shape[1]}) after "
+            f"{self.session.trainer.step:,} minibatches · click a point for its nearest words"
+        )
+        self.refreshed.emit()
+
+    # -- t-SNE
+    def _start_tsne(self, W: np.ndarray) -> None:
+        if self._worker is not None:  # one at a time; the newest weights are taken when it ends
+            self._stale = True
+            return
+        self._worker = _TsneWorker(np.array(W, copy=True), self._tsne_init, self._token)
+        self._worker.done.connect(self._on_tsne_done)
+        self._worker.finished.connect(self._worker.deleteLater)
+        self.status_label.setText("Computing t-SNE (a second or more)…")
+        self._worker.start()
+
+    def _on_tsne_done(self, proj, error: str, token: int) -> None:
+        self._worker = None
+        if token != self._token or self.method != "tsne":
+            return
+        if proj is None:
+            self.status_label.setText(error)
+            return
+        self._tsne_init = proj.coords
+        self._apply(proj)
+        self._schedule()
+
+    def _wait_for_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wait()
+
+    def _on_method(self, _i: int) -> None:
+        self._token += 1
+        self._follow = False
+        self.refresh()
+        self.fit()
+
+    # ---- view ----------------------------------------------------------------------------
+    @Slot()
+    def fit(self) -> None:
+        """Show every word, and follow the map as training spreads it out."""
+        self._follow = False
+        self.plot.getViewBox().enableAutoRange()
+
+    def _on_manual_range(self, *_args) -> None:
+        self._follow = False
+
+    def _on_all_labels(self, on: bool) -> None:
+        self.labels.show_all = bool(on)
+        self.labels.update()
+
+    def _centre_on(self, i: int, keep_span: bool = False) -> None:
+        """Centre the map on word ``i``; zoom to a quarter of the whole map unless ``keep_span``."""
+        if not 0 <= i < len(self.coords):
+            return
+        x, y = self.coords[i]
+        vb = self.plot.getViewBox()
+        if keep_span:
+            (x0, x1), (y0, y1) = vb.viewRange()
+            sx, sy = x1 - x0, y1 - y0
+        else:
+            ext = self.coords.max(axis=0) - self.coords.min(axis=0)
+            sx, sy = (max(e * 0.3, 1e-9) for e in ext)
+        vb.setRange(xRange=(x - sx / 2, x + sx / 2), yRange=(y - sy / 2, y + sy / 2), padding=0)
+
+    def _tip(self, x, y, data) -> str:
+        vocab = self.session.vocab
+        i = int(data) if data is not None else -1
+        word = vocab[i] if 0 <= i < len(vocab) else "?"
+        return f"{word}   ({x:.3g}, {y:.3g})"
+
+    # ---- choosing a word -------------------------------------------------------------------
+    @property
+    def selected_word(self) -> str | None:
+        return None if self.selected is None else self.session.vocab[self.selected]
+
+    def _on_search(self) -> None:
+        text = self.search_edit.text().strip()
+        if text:
+            self.select_word(text, centre=True)
+
+    @Slot(str)
+    def select_word(self, word: str, centre: bool = False) -> bool:
+        """Choose ``word``: highlight it, list its nearest words; ``centre`` zooms the map on it.
+
+        An unknown word leaves everything as it was and shows a message with suggestions.
+        """
+        try:
+            i = self.session.model.word_index(word.strip())
+        except UnknownWordError as err:
+            self.search_message.setText(unknown_word_html(err))
+            self.search_message.show()
+            return False
+        self.search_message.hide()
+        self.selected = i
+        if self.search_edit.text().strip().lower() != self.session.vocab[i]:
+            self.search_edit.blockSignals(True)
+            self.search_edit.setText(self.session.vocab[i])
+            self.search_edit.blockSignals(False)
+        self._update_nearest()
+        if centre:
+            self._centre_on(i)
+            self._follow = True
+        self.word_selected.emit(self.session.vocab[i])
+        return True
+
+    def _on_point_clicked(self, _item, points, _ev) -> None:
+        if len(points):
+            self.select_word(self.session.vocab[int(points[0].data())])
+
+    def _on_nearest_clicked(self, row: int, _col: int) -> None:
+        if 0 <= row < len(self.neighbours):
+            self.select_word(self.neighbours[row][0], centre=True)
+
+    def _update_nearest(self) -> None:
+        """The k nearest words to the chosen one (core's ``nearest``), in the table and on the map."""
+        model = self.session.model
+        if self.selected is None or self.selected >= model.vocab_size:
+            self.neighbours = []
+            self.nearest_table.setRowCount(0)
+            self._update_marks()
+            return
+        word = model.vocab[self.selected]
+        self.neighbours = model.nearest(word, self.k_spin.value())
+        self.nearest_title.setText(f"Nearest to <b style='color:{SELECTED_COLOUR.name()}'>{html.escape(word)}</b>")
+        self.nearest_table.setRowCount(len(self.neighbours))
+        for r, (w, dist) in enumerate(self.neighbours):
+            a = QTableWidgetItem(w)
+            a.setForeground(NEIGHBOUR_COLOUR.darker(120))
+            b = QTableWidgetItem(f"{dist:.3f}")
+            b.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.nearest_table.setItem(r, 0, a)
+            self.nearest_table.setItem(r, 1, b)
+        self._update_marks()
+
+    def _update_marks(self) -> None:
+        """Rings on the chosen word and its neighbours; bold labels for them and for the distance pair."""
+        emphasis: dict[int, QColor] = {}  # in order of label priority
+        spots = []
+        index = self.session.model.index
+        if len(self.coords) == self.session.model.vocab_size:
+            if self.selected is not None and self.selected < len(self.coords):
+                emphasis[self.selected] = SELECTED_COLOUR
+            for i in self._pair or ():
+                emphasis.setdefault(i, PAIR_COLOUR)
+            for w, _ in self.neighbours:
+                i = index[w]
+                emphasis.setdefault(i, NEIGHBOUR_COLOUR)
+                spots.append({"pos": self.coords[i], "brush": NEIGHBOUR_BRUSH, "pen": None, "size": 8})
+            if self.selected is not None and self.selected < len(self.coords):
+                spots.append(
+                    {"pos": self.coords[self.selected], "brush": SELECTED_BRUSH, "pen": SELECTED_PEN, "size": 12}
+                )
+            if self._pair is not None:
+                a, b = self._pair
+                self.pair_line.setData(x=self.coords[[a, b], 0], y=self.coords[[a, b], 1])
+            else:
+                self.pair_line.setData([], [])
+        self.marks.setData(spots)
+        self.labels.set_emphasis(emphasis)
+
+    # ---- distance --------------------------------------------------------------------------
+    def _on_distance_suggestion(self, word: str) -> None:
+        """A suggested word was clicked: put it in the box that held the unknown word."""
+        model = self.session.model
+        for edit in self.distance_edits:
+            if edit.text().strip() and edit.text().strip().lower() not in model.index:
+                edit.setText(word)
+                break
+        self._update_distance(report_errors=True)
+
+    def _update_distance(self, report_errors: bool) -> None:
+        model = self.session.model
+        words = [e.text().strip() for e in self.distance_edits]
+        self._pair = None
+        if not all(words):
+            self.distance_message.hide()
+            self.distance_label.setText("Type two words.")
+            self._update_marks()
+            return
+        if not report_errors and not all(w.lower() in model.index for w in words):
+            self.distance_label.setText("—")  # still typing, or an unknown word already reported
+            self._update_marks()
+            return
+        try:
+            d = model.distance(words[0], words[1])
+        except UnknownWordError as err:
+            if report_errors:
+                self.distance_message.setText(unknown_word_html(err))
+                self.distance_message.show()
+            self.distance_label.setText("—")
+            self._update_marks()
+            return
+        self.distance_message.hide()
+        a, b = model.word_index(words[0]), model.word_index(words[1])
+        self._pair = (a, b)
+        self.distance_label.setText(
+            f"distance(<b>{html.escape(model.vocab[a])}</b>, <b>{html.escape(model.vocab[b])}</b>) = "
+            f"<b style='color:{PAIR_COLOUR.name()}'>{d:.3f}</b><br>"
+            f"<span style='color:#555'>typical distance between two words: {self.median_distance():.3f} "
+            f"(median over all pairs)</span>"
+        )
+        self._update_marks()
+
+    def median_distance(self) -> float:
+        """Median Euclidean distance over all pairs of word vectors (a scale for the distances shown)."""
+        model = self.session.model
+        key = (id(model), model.version)
+        if self._median_cache is not None and self._median_cache[:2] == key:
+            return self._median_cache[2]
+        W = np.asarray(model.params["W_emb"], dtype=np.float64)  # (V, d)
+        sq = (W * W).sum(axis=1)
+        d2 = sq[:, None] + sq[None, :] - 2.0 * (W @ W.T)  # (V, V)
+        iu = np.triu_indices(len(W), k=1)
+        median = float(np.median(np.sqrt(np.maximum(d2[iu], 0.0)))) if len(iu[0]) else 0.0
+        self._median_cache = (*key, median)
+        return median
+
+    # ---- a new network ---------------------------------------------------------------------
+    def _on_network_changed(self) -> None:
+        self._token += 1
+        keep = self.selected_word
+        self.selected = None
+        self.neighbours = []
+        self._pair = None
+        self._install_vocab()
+        if keep is not None and keep in self.session.model.index:
+            self.selected = self.session.model.index[keep]
+        self.coords = np.zeros((0, 2))
+        self.refresh()
+        self.fit()
+
+
+__all__ = ["EmbeddingMapView", "WordLabels", "unknown_word_html"]

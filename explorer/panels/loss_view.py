@@ -1,0 +1,534 @@
+"""The loss curves: training CE per minibatch (raw and smoothed), validation and test CE.
+
+x is the number of minibatches trained so far. ``train_ce[i]`` is the loss of
+minibatch i measured *before* its update, i.e. with the weights after i
+minibatches, so it is drawn at x = i; a validation CE recorded at step s was
+measured after s minibatches and is drawn at x = s. The two therefore compare
+the same weights.
+
+Everything is drawn with items created once. On each ``history_changed`` the
+view only appends the new minibatches to its own buffers (non-finite values are
+dropped), extends the exponential moving average from its last value, and calls
+``setData`` once per curve; pyqtgraph's clip-to-view and peak downsampling keep
+a full 10-epoch run (tens of thousands of points) cheap to draw.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import ExplorerError
+
+pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
+
+# Colours: light and dark of one hue for raw/smoothed training CE, distinct hues for the rest.
+RAW_COLOUR = (158, 202, 225)
+SMOOTH_COLOUR = (8, 81, 156)
+VALID_COLOUR = (230, 85, 13)
+TEST_COLOUR = (49, 163, 84)
+GUIDE_COLOUR = (110, 110, 110)
+DEFAULT_SMOOTHING = 0.95
+EPOCH_LABEL_PIXELS = 64  # room an epoch label needs along the x axis
+
+
+def ema_extend(values: np.ndarray, alpha: float, state: float | None) -> tuple[np.ndarray, float | None]:
+    """Continue an exponential moving average ``s ← α·s + (1−α)·y`` over ``values``.
+
+    ``state`` is the last smoothed value (None: start the average at the first
+    value). Returns the smoothed values and the new state.
+    """
+    n = len(values)
+    if n == 0:
+        return np.empty(0), state
+    a, b = float(alpha), 1.0 - float(alpha)
+    seq = np.asarray(values, dtype=np.float64).tolist()
+    out = np.empty(n)
+    if state is None:  # the average starts at the first value itself
+        state, out[0], seq, first = seq[0], seq[0], seq[1:], 1
+    else:
+        first = 0
+    steps = itertools.accumulate(seq, lambda s, y: a * s + b * y, initial=state)
+    next(steps)  # ``initial`` comes out first
+    out[first:] = np.fromiter(steps, dtype=np.float64, count=n - first)
+    return out, float(out[-1])
+
+
+class _Series:
+    """A growing pair of float64 buffers (x, y) that hands out views of the filled part."""
+
+    def __init__(self, capacity: int = 4096):
+        self.x = np.empty(capacity)
+        self.y = np.empty(capacity)
+        self.n = 0
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        need = self.n + len(x)
+        if need > len(self.x):
+            cap = max(need, 2 * len(self.x))
+            for name in ("x", "y"):
+                grown = np.empty(cap)
+                grown[: self.n] = getattr(self, name)[: self.n]
+                setattr(self, name, grown)
+        self.x[self.n : need] = x
+        self.y[self.n : need] = y
+        self.n = need
+
+    def truncate(self, n: int) -> None:
+        self.n = min(self.n, n)
+
+    @property
+    def xs(self) -> np.ndarray:
+        return self.x[: self.n]
+
+    @property
+    def ys(self) -> np.ndarray:
+        return self.y[: self.n]
+
+
+def _finite_pairs(rows) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of ``[(step, ce), ...]`` with non-finite entries dropped."""
+    a = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    a = a[np.isfinite(a).all(axis=1)]
+    return a[:, 0].copy(), a[:, 1].copy()
+
+
+class LossView(QWidget):
+    """Training, validation and test cross-entropy over the minibatches of a run."""
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self._alpha = DEFAULT_SMOOTHING
+        self._raw = _Series()  # finite training CE: x = minibatch index, y = CE
+        self._smooth = np.empty(4096)  # EMA of self._raw.ys, same length
+        self._ema: float | None = None  # last smoothed value, the state the average continues from
+        self._seen = 0  # history entries already consumed (finite or not)
+        self._last_seen_value: float | None = None  # history.train_ce[_seen - 1], to notice rewrites
+        self._history = None  # the History object the buffers were read from
+        self._epoch_lines: list[pg.InfiniteLine] = []
+        self._vocab_size = 0
+        self._view_target: tuple[float, float] | None = None  # (x max, y max) the follow mode last set
+        self._drawn_points = -1  # training points given to the curves
+        self._drawn_marks = None  # what the validation and test points were drawn from
+
+        self._build_controls()
+        self._build_plot()
+
+        session.history_changed.connect(self._on_history_changed)
+        session.network_changed.connect(self._on_network_changed)
+        self._on_network_changed()
+
+    # ---- construction ------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider.setObjectName("smoothing_slider")
+        self.smoothing_slider.setRange(0, 999)
+        self.smoothing_slider.setMaximumWidth(140)
+        self.smoothing_spin = QDoubleSpinBox()
+        self.smoothing_spin.setObjectName("smoothing")
+        self.smoothing_spin.setRange(0.0, 0.999)
+        self.smoothing_spin.setDecimals(3)
+        self.smoothing_spin.setSingleStep(0.01)
+        tip = (
+            "Smoothing α of the bold curve: s ← α·s + (1−α)·CE of the minibatch.\n"
+            "0 = no smoothing; 0.99 ≈ an average over the last ~100 minibatches."
+        )
+        for w in (self.smoothing_slider, self.smoothing_spin):
+            w.setToolTip(tip)
+        self.smoothing_spin.setValue(self._alpha)
+        self.smoothing_slider.setValue(round(self._alpha * 1000))
+        self.smoothing_slider.valueChanged.connect(lambda v: self.smoothing_spin.setValue(v / 1000))
+        self.smoothing_spin.valueChanged.connect(self.set_smoothing)
+
+        self.follow_box = QCheckBox("follow")
+        self.follow_box.setObjectName("follow")
+        self.follow_box.setChecked(True)
+        self.follow_box.setToolTip("Keep the whole run in view and the y axis fitted to the recent losses.\n"
+                                   "Zooming or panning with the mouse turns this off.")
+        self.follow_box.toggled.connect(lambda on: on and self._fit_view(force=True))
+
+        self.test_button = QPushButton("Test CE")
+        self.test_button.setObjectName("test_ce_button")
+        self.test_button.setToolTip("Measure the cross-entropy on the test set with the current weights\n"
+                                    "(the test set is never used for training; measure it sparingly).")
+        self.test_button.clicked.connect(self.record_test)
+
+        self.export_button = QPushButton("Save PNG…")
+        self.export_button.setObjectName("export_png_button")
+        self.export_button.setToolTip("Save the plot as a PNG image")
+        self.export_button.clicked.connect(self._ask_export)
+
+        self.readout = QLabel()
+        self.readout.setObjectName("loss_readout")
+        self.readout.setTextFormat(Qt.TextFormat.PlainText)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 2)
+        row.addWidget(QLabel("smoothing α"))
+        row.addWidget(self.smoothing_slider)
+        row.addWidget(self.smoothing_spin)
+        row.addSpacing(8)
+        row.addWidget(self.follow_box)
+        row.addStretch(1)
+        row.addWidget(self.test_button)
+        row.addWidget(self.export_button)
+        self._controls = row
+
+    def _build_plot(self) -> None:
+        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot_widget.setObjectName("loss_plot")
+        p = self.plot_item = self.plot_widget.getPlotItem()
+        p.setLabel("bottom", "minibatch")
+        p.setLabel("left", "cross-entropy (nats)")
+        p.showGrid(x=True, y=True, alpha=0.15)
+        for name in ("bottom", "left"):
+            ax = p.getAxis(name)
+            ax.setPen(pg.mkPen(60, 60, 60))
+            ax.setTextPen(pg.mkPen(30, 30, 30))
+            # An axis (with its grid lines, which span the plot) is drawn into a pixmap and redrawn
+            # only when its range or size changes: a new point on the curves then costs a blit, not text.
+            ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        p.setMenuEnabled(True)
+        p.hideButtons()  # the "A" button would fight the follow mode; the checkbox replaces it
+        # Bottom left, above the epoch labels: the losses stay well above 0, so that corner is free.
+        self.legend = p.addLegend(offset=(10, -30), labelTextColor=(30, 30, 30), brush=pg.mkBrush(255, 255, 255, 220))
+
+        self.raw_curve = p.plot(pen=pg.mkPen(RAW_COLOUR, width=1), name="training CE, each minibatch")
+        self.smooth_curve = p.plot(pen=pg.mkPen(SMOOTH_COLOUR, width=2), name=self._smooth_name())
+        # What is drawn is thinned to the pixels: the raw curve keeps the lowest and highest loss of
+        # every pixel column (peak mode, one bucket per pixel: what full resolution would show), the
+        # smooth curve one point per pixel. A 10-epoch run (37,000 points) then draws as fast as 1,000.
+        for curve, method in ((self.raw_curve, "peak"), (self.smooth_curve, "subsample")):
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method=method)
+            curve.setSkipFiniteCheck(True)  # the view filters non-finite values itself
+            curve.opts["autoDownsampleFactor"] = 1.0  # buckets per pixel
+        self.valid_curve = p.plot(
+            pen=pg.mkPen(VALID_COLOUR, width=1.5),
+            symbol="o",
+            symbolSize=6,
+            symbolPen=pg.mkPen(VALID_COLOUR),
+            symbolBrush=pg.mkBrush(VALID_COLOUR),
+            name="validation CE",
+        )
+        self.test_curve = p.plot(
+            pen=None,
+            symbol="star",
+            symbolSize=16,
+            symbolPen=pg.mkPen(20, 90, 40),
+            symbolBrush=pg.mkBrush(TEST_COLOUR),
+            name="test CE (on demand)",
+        )
+        self.uniform_line = pg.InfiniteLine(
+            angle=0,
+            pen=pg.mkPen(GUIDE_COLOUR, width=1, style=Qt.PenStyle.DashLine),
+            label="uniform guess",
+            labelOpts={"position": 0.98, "color": GUIDE_COLOUR, "fill": (255, 255, 255, 210), "anchors": [(1, 1), (1, 1)]},
+        )
+        p.addItem(self.uniform_line, ignoreBounds=True)
+        self._uniform_sample = pg.PlotDataItem(pen=pg.mkPen(GUIDE_COLOUR, width=1, style=Qt.PenStyle.DashLine))
+        self.legend.addItem(self._uniform_sample, "uniform guess (ln V)")
+
+        self.save_action = QAction("Save plot as PNG…", self)
+        self.save_action.triggered.connect(self._ask_export)
+        p.vb.menu.addSeparator()
+        p.vb.menu.addAction(self.save_action)
+        p.vb.sigRangeChangedManually.connect(lambda *_: self.follow_box.setChecked(False))
+        p.vb.sigXRangeChanged.connect(lambda *_: self._thin_epoch_labels())
+        p.vb.sigResized.connect(lambda *_: self._thin_epoch_labels())
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(self._controls)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.readout)
+
+    def _smooth_name(self) -> str:
+        return f"training CE, smoothed (α = {self._alpha:.3g})"
+
+    # ---- session events ----------------------------------------------------------------------
+    def _on_network_changed(self) -> None:
+        """A new network or corpus: forget every point and start again from the new history."""
+        self._raw.clear()
+        self._drawn_points, self._drawn_marks = -1, None
+        self._ema = None
+        self._seen = 0
+        self._last_seen_value = None
+        self._history = self.session.trainer.history
+        for line in self._epoch_lines:
+            self.plot_item.removeItem(line)
+        self._epoch_lines.clear()
+        self._view_target = None
+        V = len(self.session.vocab)
+        self._vocab_size = V
+        ln_v = math.log(V)
+        self.uniform_line.setValue(ln_v)
+        self.uniform_line.label.setFormat(f"uniform guess: ln {V} = {ln_v:.2f}")
+        self._on_history_changed()
+
+    def _on_history_changed(self) -> None:
+        """Append what is new in the history and redraw once."""
+        h = self.session.trainer.history
+        if h is not self._history:  # a new history without a network_changed: start over
+            self._history = h
+            self._raw.clear()
+            self._drawn_points, self._drawn_marks = -1, None
+            self._ema = None
+            self._seen = 0
+            self._last_seen_value = None
+        train = h.train_ce  # (steps,) read-only view
+        n = len(train)
+        if n < self._seen:  # a roll-back truncated the history
+            self._rewind(n)
+        if self._seen and not _same(train[self._seen - 1], self._last_seen_value):
+            self._rewind(0)  # rewritten behind our back: read it all again
+        if n > self._seen:
+            self._append(train[self._seen :], self._seen)
+            self._seen = n
+            self._last_seen_value = float(train[-1])
+
+        m = self._raw.n
+        if m != self._drawn_points:
+            self.raw_curve.setData(self._raw.xs, self._raw.ys)
+            self.smooth_curve.setData(self._raw.xs, self._smooth[:m])
+            self._drawn_points = m
+        vx, vy = _finite_pairs(h.valid)
+        tx, ty = _finite_pairs(h.test)
+        marks = (h.valid[-1:], len(h.valid), h.test[-1:], len(h.test))
+        if marks != self._drawn_marks:  # validation and test points come rarely: set them only then
+            self.valid_curve.setData(vx, vy)
+            self.test_curve.setData(tx, ty)
+            self._drawn_marks = marks
+        self._sync_epoch_lines(h.epoch_ends)
+        self._update_readout(n, vx, vy, tx, ty)
+        if self.follow_box.isChecked():
+            self._fit_view()
+
+    # ---- incremental buffers ------------------------------------------------------------------
+    def _append(self, values: np.ndarray, first_step: int) -> None:
+        """Add history entries ``values`` (steps first_step, first_step+1, …), skipping non-finite ones."""
+        ok = np.isfinite(values)
+        y = np.asarray(values[ok], dtype=np.float64)
+        x = (first_step + np.flatnonzero(ok)).astype(np.float64)
+        start = self._raw.n
+        self._raw.extend(x, y)
+        if len(self._smooth) < self._raw.n:
+            grown = np.empty(len(self._raw.x))
+            grown[:start] = self._smooth[:start]
+            self._smooth = grown
+        smoothed, self._ema = ema_extend(y, self._alpha, self._ema)
+        self._smooth[start : self._raw.n] = smoothed
+
+    def _rewind(self, step: int) -> None:
+        """Forget every point from history step ``step`` on (after a roll-back)."""
+        keep = int(np.searchsorted(self._raw.xs, step, side="left"))
+        self._raw.truncate(keep)
+        self._drawn_points, self._drawn_marks = -1, None
+        self._ema = float(self._smooth[keep - 1]) if keep else None
+        self._seen = step
+        h = self._history
+        self._last_seen_value = float(h.train_ce[step - 1]) if step and step <= len(h) else None
+
+    def set_smoothing(self, alpha: float) -> None:
+        """Set α of the moving average (0 … 0.999) and recompute the smoothed curve now."""
+        alpha = float(min(max(alpha, 0.0), 0.999))
+        if abs(self.smoothing_spin.value() - alpha) > 5e-4:
+            self.smoothing_spin.setValue(alpha)  # comes back here through valueChanged
+            return
+        if self.smoothing_slider.value() != round(alpha * 1000):
+            self.smoothing_slider.blockSignals(True)
+            self.smoothing_slider.setValue(round(alpha * 1000))
+            self.smoothing_slider.blockSignals(False)
+        if alpha == self._alpha:
+            return
+        self._alpha = alpha
+        m = self._raw.n
+        smoothed, self._ema = ema_extend(self._raw.ys, alpha, None)
+        self._smooth[:m] = smoothed
+        self.smooth_curve.setData(self._raw.xs, self._smooth[:m])
+        self.legend.getLabel(self.smooth_curve).setText(self._smooth_name())
+        if self.follow_box.isChecked():
+            self._fit_view()
+
+    @property
+    def smoothing(self) -> float:
+        return self._alpha
+
+    def smoothed_values(self) -> np.ndarray:
+        """The smoothed training CE as drawn (a copy), one value per finite minibatch loss."""
+        return self._smooth[: self._raw.n].copy()
+
+    # ---- epochs, view, readout -----------------------------------------------------------------
+    def _sync_epoch_lines(self, epoch_ends: list[int]) -> None:
+        """One dotted vertical line per finished epoch, labelled with the epoch that starts there."""
+        while len(self._epoch_lines) > len(epoch_ends):
+            self.plot_item.removeItem(self._epoch_lines.pop())
+        for k in range(len(self._epoch_lines), len(epoch_ends)):
+            line = pg.InfiniteLine(
+                pos=epoch_ends[k],
+                angle=90,
+                pen=pg.mkPen(GUIDE_COLOUR, width=1, style=Qt.PenStyle.DotLine),
+                label=f"epoch {k + 2}",
+                labelOpts={"position": 0.02, "color": GUIDE_COLOUR, "anchors": [(0, 1), (0, 1)]},
+            )
+            self.plot_item.addItem(line, ignoreBounds=True)
+            self._epoch_lines.append(line)
+        for line, s in zip(self._epoch_lines, epoch_ends):
+            if line.value() != s:
+                line.setValue(s)
+        self._thin_epoch_labels()
+
+    def _thin_epoch_labels(self) -> None:
+        """Label the epochs that are multiples of 1, 2, 5, 10, … so that labels never overlap.
+
+        Many short epochs (a small corpus) would otherwise pile their labels on top of
+        each other, and every label costs drawing text on every redraw.
+        """
+        lines = self._epoch_lines
+        if not lines:
+            return
+        (x0, x1), _ = self.plot_item.vb.viewRange()
+        width = self.plot_item.vb.width()
+        per_epoch = float(lines[0].value())
+        step = 1
+        if x1 > x0 and width > 0 and per_epoch > 0:
+            pixels = per_epoch * width / (x1 - x0)  # between two epoch lines
+            for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+                if step * pixels >= EPOCH_LABEL_PIXELS:
+                    break
+        for k, line in enumerate(lines):
+            show = (k + 2) % step == 0  # line k starts epoch k + 2
+            if line.label.isVisible() != show:
+                line.label.setVisible(show)
+
+    def epoch_line_positions(self) -> list[float]:
+        return [float(line.value()) for line in self._epoch_lines]
+
+    def _fit_view(self, force: bool = False) -> None:
+        """x: the whole run; y: from 0 to a little above the recent smoothed losses.
+
+        Both ends are rounded (x up to a round number of minibatches with room
+        for a tenth more, y up to a quarter nat) so the view steps now and
+        then instead of creeping on every update: steadier to watch, and cheaper
+        to draw (the axes are redrawn only when their range changes).
+        """
+        ln_v = math.log(max(self._vocab_size, 2))
+        m = self._raw.n
+        if m < 20:
+            top = max(ln_v, float(self._raw.ys.max()) if m else 0.0)
+        else:
+            first = max(0, m - max(20, m // 3))
+            top = float(self._smooth[first:m].max())
+            vx, vy = self.valid_curve.getOriginalDataset()
+            if vy is not None and len(vy):
+                near = vy[vx >= self._raw.xs[first]]
+                if len(near):
+                    top = max(top, float(near.max()))
+        top *= 1.15
+        if top * 1.25 >= ln_v:  # early in training: keep the uniform-guess line in view as the reference
+            top = max(top, ln_v * 1.06)
+        y_top = math.ceil(top * 4) / 4
+        steps = max(self._seen, 1)
+        old_x, old_y = self._view_target or (0.0, 0.0)
+        x_max = old_x
+        if force or not (steps * 1.01 <= old_x <= max(steps * 2.5, 10)):
+            x_max = _nice_above(steps * 1.1)
+        if not force and old_y - 0.5 < y_top <= old_y:
+            y_top = old_y  # small drops wait until they add up to half a nat
+        if force or (x_max, y_top) != self._view_target:
+            self._view_target = (x_max, y_top)
+            self.plot_item.vb.setRange(xRange=(0, x_max), yRange=(0, y_top), padding=0)
+
+    def _update_readout(self, n, vx, vy, tx, ty) -> None:
+        if n == 0:
+            self.readout.setText("No minibatch trained yet: step or run to see the loss fall.")
+            return
+        parts = [f"{n:,} minibatches", f"last training CE {self._raw.ys[-1]:.3f}" if self._raw.n else ""]
+        if self._raw.n:
+            parts.append(f"smoothed {self._smooth[self._raw.n - 1]:.3f}")
+        if len(vy):
+            parts.append(f"validation CE {vy[-1]:.3f} (after {int(vx[-1]):,})")
+        if len(ty):
+            parts.append(f"test CE {ty[-1]:.3f} (after {int(tx[-1]):,})")
+        self.readout.setText(" · ".join(p for p in parts if p))
+
+    # ---- test CE and export ----------------------------------------------------------------------
+    def record_test(self) -> float | None:
+        """Measure the test CE with the current weights, add it to the history and show it."""
+        try:
+            ce = self.session.record_test()  # announces the history: this plot redraws with the rest
+        except ExplorerError as err:
+            self.readout.setText(str(err))
+            return None
+        if not math.isfinite(ce):
+            self.readout.setText("The test set is empty (or the loss is not finite): no test CE to show.")
+        return ce
+
+    def export_png(self, path, width: int | None = None) -> Path:
+        """Write the plot to ``path`` as a PNG (``width`` pixels wide; default: as on screen, at least 800)."""
+        path = Path(path)
+        exporter = ImageExporter(self.plot_item)
+        exporter.parameters()["width"] = int(width or max(800, self.plot_widget.width()))
+        ok = exporter.export(str(path))
+        if ok is False or not path.is_file():
+            raise ExplorerError(f"could not write the image to {path}")
+        return path
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the loss plot", "loss.png", "PNG images (*.png)")
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        try:
+            self.export_png(path)
+        except (ExplorerError, OSError) as err:
+            self.readout.setText(f"Could not save the plot: {err}")
+        else:
+            self.readout.setText(f"Saved the plot to {path}")
+
+
+def _nice_above(x: float) -> float:
+    """The smallest of 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, … that is at least ``x``."""
+    if x <= 10:
+        return 10.0
+    base = 10.0 ** math.floor(math.log10(x))
+    for m in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if m * base >= x * (1 - 1e-12):
+            return m * base
+    return 10.0 * base
+
+
+def _same(a, b) -> bool:
+    """Equal floats, where NaN equals NaN."""
+    if b is None:
+        return False
+    a, b = float(a), float(b)
+    return a == b or (a != a and b != b)
+
+
+__all__ = ["LossView", "ema_extend"]

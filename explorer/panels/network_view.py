@@ -1,0 +1,315 @@
+"""The network as a diagram: five boxes with their live shapes, forward and backward arrows.
+
+    input x ──x──▶ embedding ──e──▶ hidden ──h──▶ output ──p──▶ loss
+            ◀──────────────de───────────dh──────────dz_o──
+
+Each box shows its parameters and the arrays it computes, with the numbers of
+the current network filled in (``W_emb: V×d = 250×50``). The box of the
+current stage is highlighted (``core.stages.STAGE_LAYER``), in blue on the
+forward pass and in orange on the backward pass, and the arrow the stage sends
+its result along is drawn bold. Clicking a box emits ``layer_clicked(key)`` with
+the key of ``core.stages.LAYER_TENSORS`` ("input", "embedding", "hidden",
+"output", "loss"); the main window shows that layer's tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from core.model import CONTEXT
+from core.stages import LAYER_TENSORS, STAGE_LAYER
+
+LAYERS = ("input", "embedding", "hidden", "output", "loss")
+
+# Which arrow each stage sends its result along: ("fwd", i) goes from box i to
+# box i+1; ("bwd", i) from box i+1 back to box i.
+STAGE_ARROW = {
+    "embed": ("fwd", 0),
+    "hidden_input": ("fwd", 1),
+    "logits": ("fwd", 2),
+    "loss": ("fwd", 3),
+    "output_error": ("bwd", 3),
+    "back_to_hidden": ("bwd", 2),
+    "back_to_embeddings": ("bwd", 1),
+}
+FORWARD_LABELS = ("x", "e", "h", "p")
+BACKWARD_LABELS = ("", "de", "dh", "dz_o")  # no gradient flows back into the word indices
+
+_ACT = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU"}
+
+FWD = QColor("#1f6fb4")
+FWD_FILL = QColor("#dbe9f7")
+BWD = QColor("#d4670b")
+BWD_FILL = QColor("#fbe6d2")
+BOX_FILL = QColor("#f7f7f5")
+BOX_EDGE = QColor("#8a8a8a")
+TEXT = QColor("#1b1b1b")
+MUTED = QColor("#6b6b6b")
+IDLE_ARROW = QColor("#b4b4b4")
+
+
+@dataclass
+class BoxText:
+    title: str
+    lines: list[str]
+
+
+class NetworkView(QWidget):
+    """See the module docstring. ``highlighted`` is the layer key of the current stage (or None)."""
+
+    layer_clicked = Signal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setMinimumSize(560, 130)
+        self.setToolTip("")
+        self.highlighted: str | None = None
+        self.active_arrow: tuple[str, int] | None = None
+        self.backward = False
+        self.stage_title = ""
+        self.stage_name = ""
+        self._loss_text = ""
+        self._hover: str | None = None
+        self._rects: dict[str, QRectF] = {}
+        session.stage_changed.connect(self._on_stage_changed)
+        session.network_changed.connect(self._on_network_changed)
+        session.weights_changed.connect(self._on_weights_changed)
+        self._on_stage_changed(session.stage)
+
+    # ---- session events ---------------------------------------------------------------
+    def _on_stage_changed(self, stage) -> None:
+        if stage is None:
+            self.highlighted = None
+            self.active_arrow = None
+            self.backward = False
+            self.stage_title = ""
+            self.stage_name = ""
+        else:
+            self.highlighted = STAGE_LAYER[stage.name]
+            self.active_arrow = STAGE_ARROW.get(stage.name)
+            self.backward = stage.is_backward
+            self.stage_title = stage.title
+            self.stage_name = stage.name
+            if stage.loss is not None:
+                self._loss_text = f"L = {stage.loss:.3f}"
+        self.update()
+
+    def _on_network_changed(self) -> None:
+        self._loss_text = ""
+        self.update()
+
+    def _on_weights_changed(self) -> None:
+        """Only the loss box's text can change: repaint that box alone (run mode does this many times a second)."""
+        ce = self.session.trainer.history.train_ce
+        text = f"last L = {ce[-1]:.3f}" if len(ce) else self._loss_text
+        if text == self._loss_text:
+            return
+        self._loss_text = text
+        self.update(self._layout()["loss"].toAlignedRect().adjusted(-4, -4, 4, 4))
+
+    # ---- the text of each box -------------------------------------------------------------
+    def box_texts(self) -> dict[str, BoxText]:
+        """Title and lines of every box, with the current network's numbers."""
+        c = self.session.config
+        N, d, H, V = c.batch_size, c.embed_dim, c.hidden_dim, self.session.model.vocab_size
+        act = _ACT.get(c.activation, c.activation)
+        return {
+            "input": BoxText("Input", [f"x: N×3 = {N}×{CONTEXT}", "word indices", f"targets t: {N}"]),
+            "embedding": BoxText("Embedding", [f"W_emb: V×d = {V}×{d}", f"e: N×3d = {N}×{CONTEXT * d}"]),
+            "hidden": BoxText(
+                f"Hidden ({act})",
+                [f"W_h: 3d×H = {CONTEXT * d}×{H}", f"b_h: {H}", f"z_h, h: N×H = {N}×{H}"],
+            ),
+            "output": BoxText(
+                "Output (softmax)",
+                [f"W_o: H×V = {H}×{V}", f"b_o: {V}", f"z_o, p: N×V = {N}×{V}"],
+            ),
+            "loss": BoxText("Loss", ["L = −mean log p[n, tₙ]", self._loss_text or "cross-entropy"]),
+        }
+
+    # ---- geometry --------------------------------------------------------------------------
+    def sizeHint(self) -> QSize:
+        return QSize(1100, 170)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(560, 130)
+
+    def _layout(self) -> dict[str, QRectF]:
+        w, h = self.width(), self.height()
+        margin = 8.0
+        caption = 22.0
+        gap = max(34.0, min(70.0, w * 0.045))
+        box_w = (w - 2 * margin - 4 * gap) / 5
+        box_h = max(60.0, min(h - 2 * margin - caption, 124.0))
+        top = margin + max(0.0, (h - caption - 2 * margin - box_h) / 2)
+        return {key: QRectF(margin + i * (box_w + gap), top, box_w, box_h) for i, key in enumerate(LAYERS)}
+
+    def box_rect(self, layer: str) -> QRectF:
+        """Where the box of ``layer`` is drawn (widget coordinates)."""
+        return self._layout()[layer]
+
+    def layer_at(self, pos) -> str | None:
+        for key, rect in self._layout().items():
+            if rect.contains(QPointF(pos)):
+                return key
+        return None
+
+    # ---- mouse ------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.LeftButton:
+            key = self.layer_at(event.position())
+            if key is not None:
+                self.layer_clicked.emit(key)
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        key = self.layer_at(event.position())
+        if key != self._hover:
+            self._hover = key
+            self.setCursor(Qt.PointingHandCursor if key else Qt.ArrowCursor)
+            self.update()
+        if key:
+            names = ", ".join(LAYER_TENSORS[key])
+            QToolTip.showText(event.globalPosition().toPoint(), f"Click to show this layer's arrays: {names}", self)
+        else:
+            QToolTip.hideText()
+        super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self._hover = None
+        self.update()
+        super().leaveEvent(event)
+
+    # ---- painting ----------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.fillRect(self.rect(), self.palette().base())
+        rects = self._layout()
+        texts = self.box_texts()
+        base = QFont(self.font())
+        scale = max(0.78, min(1.0, rects["input"].width() / 190))
+        base.setPointSizeF(max(7.0, base.pointSizeF() * scale))
+        self._draw_arrows(p, rects, base)
+        dirty = QRectF(event.rect())  # often only the loss box (see _on_weights_changed)
+        for key in LAYERS:
+            if dirty.intersects(rects[key].adjusted(-3, -3, 3, 3)):
+                self._draw_box(p, key, rects[key], texts[key], base)
+        self._draw_caption(p, base)
+        p.end()
+
+    def _draw_box(self, p: QPainter, key: str, rect: QRectF, text: BoxText, base: QFont) -> None:
+        current = key == self.highlighted
+        update_stage = self.stage_name == "update" and key in ("embedding", "hidden", "output")
+        edge, fill, width = BOX_EDGE, BOX_FILL, 1.2
+        if current or update_stage:
+            colour = BWD if self.backward else FWD
+            edge, fill, width = colour, (BWD_FILL if self.backward else FWD_FILL), 3.0 if current else 2.0
+        if key == self._hover:
+            width += 0.8
+        p.setPen(QPen(edge, width))
+        p.setBrush(fill)
+        p.drawRoundedRect(rect, 8, 8)
+
+        pad = 8.0
+        inner = rect.adjusted(pad, 5, -pad, -4)
+        title_font = QFont(base)
+        title_font.setBold(True)
+        title_font.setPointSizeF(base.pointSizeF() * 1.08)
+        fm_title = QFontMetrics(title_font)
+        fm = QFontMetrics(base)
+        y = inner.top() + fm_title.ascent()
+        p.setFont(title_font)
+        p.setPen(TEXT)
+        p.drawText(QPointF(inner.left(), y), fm_title.elidedText(text.title, Qt.ElideRight, int(inner.width())))
+        y += fm_title.descent() + 3
+        p.setFont(base)
+        footer = self.stage_title if current else ""
+        room = inner.bottom() - (fm.height() + 2 if footer else 0)
+        for line in text.lines:
+            if y + fm.height() > room + 1:
+                break
+            y += fm.ascent()
+            p.setPen(MUTED if line in ("word indices", "cross-entropy") else TEXT)
+            p.drawText(QPointF(inner.left(), y), fm.elidedText(line, Qt.ElideRight, int(inner.width())))
+            y += fm.descent() + 1
+        if footer:
+            badge = QFont(base)
+            badge.setBold(True)
+            p.setFont(badge)
+            p.setPen(BWD if self.backward else FWD)
+            label = f"▶ {footer}"
+            p.drawText(
+                QPointF(inner.left(), inner.bottom() - QFontMetrics(badge).descent()),
+                QFontMetrics(badge).elidedText(label, Qt.ElideRight, int(inner.width())),
+            )
+
+    def _draw_arrows(self, p: QPainter, rects: dict[str, QRectF], base: QFont) -> None:
+        small = QFont(base)
+        small.setPointSizeF(base.pointSizeF() * 0.95)
+        p.setFont(small)
+        fm = QFontMetrics(small)
+        for i in range(len(LAYERS) - 1):
+            a, b = rects[LAYERS[i]], rects[LAYERS[i + 1]]
+            y_fwd = a.top() + a.height() * 0.30
+            y_bwd = a.top() + a.height() * 0.72
+            active_fwd = self.active_arrow == ("fwd", i)
+            self._arrow(p, QPointF(a.right() + 2, y_fwd), QPointF(b.left() - 2, y_fwd),
+                        FWD if active_fwd else IDLE_ARROW if self.backward else FWD.lighter(140), 3.0 if active_fwd else 1.6)
+            p.setPen(FWD if active_fwd or not self.backward else MUTED)
+            label = FORWARD_LABELS[i]
+            p.drawText(QPointF((a.right() + b.left()) / 2 - fm.horizontalAdvance(label) / 2, y_fwd - 5), label)
+            if BACKWARD_LABELS[i]:
+                active_bwd = self.active_arrow == ("bwd", i)
+                colour = BWD if active_bwd else (BWD.lighter(150) if self.backward else IDLE_ARROW)
+                self._arrow(p, QPointF(b.left() - 2, y_bwd), QPointF(a.right() + 2, y_bwd), colour, 3.0 if active_bwd else 1.4,
+                            dashed=not active_bwd)
+                p.setPen(BWD if active_bwd else MUTED)
+                label = BACKWARD_LABELS[i]
+                p.drawText(QPointF((a.right() + b.left()) / 2 - fm.horizontalAdvance(label) / 2, y_bwd + fm.ascent() + 3), label)
+
+    @staticmethod
+    def _arrow(p: QPainter, start: QPointF, end: QPointF, colour: QColor, width: float, dashed: bool = False) -> None:
+        pen = QPen(colour, width)
+        if dashed:
+            pen.setStyle(Qt.DashLine)
+        p.setPen(pen)
+        head = 5.0 + width
+        direction = 1.0 if end.x() > start.x() else -1.0
+        p.drawLine(start, QPointF(end.x() - direction * head * 0.8, end.y()))
+        tip = QPolygonF(
+            [end, QPointF(end.x() - direction * head, end.y() - head * 0.6), QPointF(end.x() - direction * head, end.y() + head * 0.6)]
+        )
+        path = QPainterPath()
+        path.addPolygon(tip)
+        p.fillPath(path, colour)
+
+    def _draw_caption(self, p: QPainter, base: QFont) -> None:
+        small = QFont(base)
+        small.setPointSizeF(base.pointSizeF() * 0.92)
+        p.setFont(small)
+        fm = QFontMetrics(small)
+        y = self.height() - 6 - fm.descent()
+        x = 10.0
+        parts = [
+            (FWD, "→ forward: activations"),
+            (BWD, "← backward: gradients (dashed until they flow)"),
+            (MUTED, "Click a box to see its arrays."),
+        ]
+        if self.session.stage is None:
+            parts.append((MUTED, "Between minibatches."))
+        for colour, text in parts:
+            p.setPen(colour)
+            p.drawText(QPointF(x, y), text)
+            x += fm.horizontalAdvance(text) + 22
+
+
+__all__ = ["NetworkView", "LAYERS", "STAGE_ARROW"]

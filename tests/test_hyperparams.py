@@ -1,0 +1,155 @@
+"""The hyperparameters panel: live values, validation with a message, a new network only after asking."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.model import Config
+from explorer.panels.hyperparams_view import HyperparamsView, estimated_bytes, parse_value
+from explorer.session import Session
+
+
+@pytest.fixture
+def view(qtbot, demo_corpus):
+    session = Session(demo_corpus, Config(batch_size=10, hidden_dim=20, embed_dim=8))
+    v = HyperparamsView(session)
+    v.asked = []
+    v.confirm = lambda doing: v.asked.append(doing) or True
+    qtbot.addWidget(v)
+    return v
+
+
+def type_into(view, qtbot, name, text, enter=True):
+    editor = view.inputs[name]
+    editor.clear()
+    qtbot.keyClicks(editor, text)
+    if enter:
+        qtbot.keyClick(editor, Qt.Key_Return)
+
+
+def test_shows_the_current_values(view):
+    c = view.session.config
+    assert view.inputs["batch_size"].text() == "10"
+    assert view.inputs["hidden_dim"].text() == "20"
+    assert view.inputs["learning_rate"].text() == f"{c.learning_rate:g}"
+    assert view.inputs["activation"].currentText() == "sigmoid"
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("batch_size", "0", "batch size must be between 1"),
+        ("hidden_dim", str(10**6), "hidden size must be between 1 and 5,000"),
+        ("embed_dim", "-3", "embedding size must be between 1"),
+        ("batch_size", "ten", "expected a whole number"),
+        ("batch_size", "2.5", "expected a whole number"),
+        ("init_std", "0", "init std must be above 0"),
+        ("seed", "", "enter a value"),
+        ("batch_size", "50000", "at most the training set"),
+    ],
+)
+def test_bad_network_values_are_refused_with_a_message(view, qtbot, name, text, message):
+    model = view.session.model
+    with qtbot.assertNotEmitted(view.session.network_changed):
+        type_into(view, qtbot, name, text, enter=False)
+        assert not view.apply_new_network()
+    assert message in view.errors[name].text()
+    assert view.errors[name].isVisibleTo(view)
+    assert view.session.model is model  # no new network
+    assert view.asked == []  # refused before asking anything
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("learning_rate", "-1", "learning rate must be above 0"),
+        ("learning_rate", "abc", "expected a number"),
+        ("learning_rate", "nan", "finite number"),
+        ("momentum", "1", "momentum must be at least 0 and below 1"),
+    ],
+)
+def test_bad_live_values_are_refused_and_nothing_changes(view, qtbot, name, text, message):
+    before = (view.session.trainer.learning_rate, view.session.trainer.momentum)
+    type_into(view, qtbot, name, text)
+    assert message in view.errors[name].text()
+    assert (view.session.trainer.learning_rate, view.session.trainer.momentum) == before
+
+
+def test_learning_rate_and_momentum_apply_live_without_a_new_network(view, qtbot):
+    model = view.session.model
+    type_into(view, qtbot, "learning_rate", "0.5")
+    type_into(view, qtbot, "momentum", "0.25")
+    assert view.session.trainer.learning_rate == 0.5
+    assert view.session.trainer.momentum == 0.25
+    assert view.session.model is model
+    assert view.errors["learning_rate"].text() == ""
+
+
+def test_an_error_clears_once_the_value_is_fixed(view, qtbot):
+    type_into(view, qtbot, "batch_size", "0", enter=False)
+    assert view.errors["batch_size"].text()
+    type_into(view, qtbot, "batch_size", "2", enter=False)
+    assert view.errors["batch_size"].text() == ""
+
+
+def test_a_new_hidden_size_builds_a_network_of_that_shape(view, qtbot):
+    s = view.session
+    with qtbot.waitSignal(s.network_changed, timeout=1000):
+        type_into(view, qtbot, "hidden_dim", "37", enter=False)
+        view.inputs["activation"].setCurrentText("relu")
+        view.apply_button.click()
+    assert s.model.params["W_h"].shape == (3 * 8, 37)
+    assert s.model.params["W_o"].shape == (37, s.model.vocab_size)
+    assert s.config.activation == "relu"
+    assert view.inputs["hidden_dim"].text() == "37"
+    assert "New network" in view.message_label.text()
+
+
+def test_batch_size_one_is_allowed(view, qtbot):
+    type_into(view, qtbot, "batch_size", "1")  # Enter applies
+    assert view.session.config.batch_size == 1
+    view.session.step_batch()
+    assert view.session.trainer.step == 1
+
+
+def test_asks_before_discarding_training_and_respects_no(view, qtbot):
+    s = view.session
+    s.step_batch()
+    assert s.dirty
+    view.confirm = lambda doing: view.asked.append(doing) or False
+    model = s.model
+    type_into(view, qtbot, "hidden_dim", "11", enter=False)
+    assert not view.apply_new_network()
+    assert view.asked == ["building a new network"]
+    assert s.model is model and s.trainer.step == 1
+    view.confirm = lambda doing: True
+    assert view.apply_new_network()
+    assert s.model.params["W_h"].shape[1] == 11 and s.trainer.step == 0
+
+
+def test_sizes_that_would_exhaust_memory_are_refused(view, qtbot):
+    model = view.session.model
+    type_into(view, qtbot, "batch_size", "20000", enter=False)
+    type_into(view, qtbot, "hidden_dim", "5000", enter=False)
+    assert not view.apply_new_network()
+    assert "GB" in view.message_label.text()
+    assert view.session.model is model
+
+
+def test_values_follow_changes_made_elsewhere(view):
+    view.session.set_learning_rate(0.03)
+    assert view.inputs["learning_rate"].text() == "0.03"
+    view.session.rebuild(view.session.config.replace(seed=9))
+    assert view.inputs["seed"].text() == "9"
+
+
+def test_parse_value_and_memory_estimate():
+    assert parse_value(" 1,000 ", int) == 1000
+    assert parse_value("1e3", int) == 1000
+    assert parse_value("0.5", float) == 0.5
+    with pytest.raises(ValueError):
+        parse_value("1.5", int)
+    small = estimated_bytes(Config(), 250)
+    assert small < 50 * 1024**2
+    assert estimated_bytes(Config(batch_size=20000, hidden_dim=5000), 250) > 2 * 1024**3

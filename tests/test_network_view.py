@@ -1,0 +1,95 @@
+"""The network diagram: live shapes, the highlighted box per stage, arrows, clicks."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from core.model import Config
+from core.stages import LAYER_TENSORS, STAGE_LAYER, STAGE_NAMES
+from explorer.panels.network_view import BWD_FILL, FWD_FILL, LAYERS, STAGE_ARROW, NetworkView
+from explorer.session import Session
+
+
+@pytest.fixture
+def view(qtbot, demo_corpus):
+    session = Session(demo_corpus, Config(batch_size=4, embed_dim=6, hidden_dim=7))
+    v = NetworkView(session)
+    v.resize(1200, 170)
+    qtbot.addWidget(v)
+    return v
+
+
+def test_boxes_show_the_live_shapes(view):
+    V = view.session.model.vocab_size
+    texts = view.box_texts()
+    assert texts["input"].lines[0] == "x: N×3 = 4×3"
+    assert f"W_emb: V×d = {V}×6" in texts["embedding"].lines
+    assert "e: N×3d = 4×18" in texts["embedding"].lines
+    assert "W_h: 3d×H = 18×7" in texts["hidden"].lines
+    assert f"W_o: H×V = 7×{V}" in texts["output"].lines
+    assert f"z_o, p: N×V = 4×{V}" in texts["output"].lines
+
+
+def test_shapes_follow_a_new_network(view):
+    view.session.rebuild(view.session.config.replace(hidden_dim=37, activation="tanh"))
+    texts = view.box_texts()
+    assert "W_h: 3d×H = 18×37" in texts["hidden"].lines
+    assert texts["hidden"].title == "Hidden (tanh)"
+
+
+def test_the_current_stage_is_highlighted_and_its_arrow_is_active(view):
+    s = view.session
+    assert view.highlighted is None
+    for name in STAGE_NAMES:
+        stage = s.step_stage()
+        assert stage.name == name
+        assert view.highlighted == STAGE_LAYER[name]
+        assert view.active_arrow == STAGE_ARROW.get(name)
+        assert view.backward == stage.is_backward
+    assert view.stage_name == "update"
+    s.run_batches(1)  # between minibatches again
+    assert view.highlighted is None and view.active_arrow is None
+
+
+def test_the_highlight_is_drawn_in_the_right_box(view):
+    s = view.session
+    s.step_stage()  # embed: forward, embedding box
+    image = view.grab().toImage()
+    inside = view.box_rect("embedding").adjusted(12, 0, -12, 0)
+    point = QPoint(int(inside.left()), int(inside.bottom()) - 30)
+    assert image.pixelColor(point).name() == FWD_FILL.name()
+    other = view.box_rect("hidden").adjusted(12, 0, -12, 0)
+    assert image.pixelColor(QPoint(int(other.left()), int(other.bottom()) - 30)).name() != FWD_FILL.name()
+    for _ in range(9):  # to "through the activation": backward, hidden box
+        s.step_stage()
+    assert s.stage.name == "through_activation"
+    image = view.grab().toImage()
+    assert image.pixelColor(QPoint(int(other.left()), int(other.bottom()) - 30)).name() == BWD_FILL.name()
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_clicking_a_box_emits_its_layer(view, qtbot, layer):
+    assert layer in LAYER_TENSORS
+    with qtbot.waitSignal(view.layer_clicked, timeout=1000) as blocker:
+        qtbot.mouseClick(view, Qt.LeftButton, pos=view.box_rect(layer).center().toPoint())
+    assert blocker.args == [layer]
+
+
+def test_clicking_between_boxes_emits_nothing(view, qtbot):
+    a, b = view.box_rect("input"), view.box_rect("embedding")
+    between = QPoint(int((a.right() + b.left()) / 2), int(a.center().y()))
+    with qtbot.assertNotEmitted(view.layer_clicked):
+        qtbot.mouseClick(view, Qt.LeftButton, pos=between)
+
+
+@pytest.mark.parametrize("size", [(560, 130), (900, 160), (1600, 260)])
+def test_it_paints_at_any_size_with_boxes_inside(view, size):
+    view.resize(*size)
+    view.session.step_stage()
+    image = view.grab().toImage()
+    assert (image.width(), image.height()) == size
+    for layer in LAYERS:
+        rect = view.box_rect(layer)
+        assert rect.left() >= 0 and rect.right() <= size[0] and rect.bottom() <= size[1]
+        assert rect.width() > 60
