@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 import threading
 from collections import Counter
@@ -370,6 +371,8 @@ def _read_vocab(path: Path) -> list[str]:
 
 
 _CSV_FAST_LIMIT = 64 * 1024 * 1024  # bytes: larger files go line by line
+_CSV_CHARS = re.compile(rb"[0-9,\n]*")
+_LONG_NUMBER = re.compile(rb"[0-9]{10}")
 
 
 def _parse_index_csv(raw: bytes, vocab_size: int) -> np.ndarray | None:
@@ -392,8 +395,10 @@ def _parse_index_csv(raw: bytes, vocab_size: int) -> np.ndarray | None:
     commas_at_ends = np.append(commas[b == ord("\n")], commas[-1])
     if (np.diff(commas_at_ends, prepend=0) != 3).any():  # exactly 3 commas on every line
         return None
+    if not _CSV_CHARS.fullmatch(joined) or _LONG_NUMBER.search(joined):  # digits and commas only, no absurd number
+        return None
     fields = joined.decode("ascii").replace(",", " ").split()
-    if len(fields) != 4 * len(lines) or not all(f.isdigit() and len(f) < 10 for f in fields):
+    if len(fields) != 4 * len(lines):  # an empty field
         return None
     values = np.array(fields, dtype=np.int64)
     if values.min() < 1 or values.max() > vocab_size:
@@ -439,12 +444,97 @@ def load_hinton_folder(folder) -> Corpus:
     missing = [f for f in HINTON_FILES if not (folder / f).is_file()]
     if missing:
         raise CorpusError(f"{folder} is missing {', '.join(missing)} (see the README for the corpus layout)")
+    key = _parsed_key(folder)
+    corpus = _read_parsed(key, folder) if key else None
+    if corpus is not None:
+        return corpus
     try:
-        return _load_hinton(folder)
+        corpus = _load_hinton(folder)
     except OSError as err:
         raise CorpusError(f"cannot read {err.filename or folder}: {err.strerror or err}") from None
     except MemoryError:
         raise CorpusError(f"the corpus in {folder} is too large to load into memory") from None
+    if key:
+        _write_parsed(key, corpus)
+    return corpus
+
+
+# ---- a parsed copy of the Hinton split, so that the window starts fast ----------------------------
+#
+# Parsing the four files takes about half a second; the split they give is kept
+# in the cache folder as a .npz named after the files' paths, sizes and times,
+# so any change to them parses again. The copy is only a shortcut: one that is
+# missing, unreadable or does not look right is ignored (and replaced).
+
+_PARSED_VERSION = 1
+_PARSED_KEEP = 4  # parsed copies kept
+
+
+def _parsed_dir() -> Path:
+    from .download import cache_dir
+
+    return cache_dir().parent / "parsed"
+
+
+def _parsed_key(folder: Path) -> str | None:
+    import hashlib
+
+    try:
+        parts = [str(folder.resolve()), str(_PARSED_VERSION)]
+        for name in HINTON_FILES:
+            st = (folder / name).stat()
+            parts += [name, str(st.st_size), str(st.st_mtime_ns)]
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _read_parsed(key: str, folder: Path) -> Corpus | None:
+    path = _parsed_dir() / f"hinton-{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            vocab = [str(w) for w in z["vocab"]]
+            train, valid, test = (np.ascontiguousarray(z[k], dtype=np.int32) for k in ("train", "valid", "test"))
+            notes = [str(n) for n in z["notes"]]
+    except Exception:  # noqa: BLE001 - any problem means: parse the files instead
+        return None
+    V = len(vocab)
+    for rows in (train, valid, test):
+        if rows.ndim != 2 or rows.shape[1] != 4 or not len(rows) or rows.min() < 0 or rows.max() >= V:
+            return None
+    return Corpus("Hinton 4-gram corpus", "hinton", str(folder), vocab, train, valid, test, notes)
+
+
+def _write_parsed(key: str, corpus: Corpus) -> None:
+    import tempfile
+
+    folder = _parsed_dir()
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        older = sorted(folder.glob("hinton-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in older[_PARSED_KEEP - 1 :]:  # the most recent few folders of files are plenty
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".hinton-", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                vocab=np.array(corpus.vocab, dtype=str),
+                train=corpus.train,
+                valid=corpus.valid,
+                test=corpus.test,
+                notes=np.array(corpus.notes, dtype=str).reshape(-1),
+            )
+        os.replace(tmp, folder / f"hinton-{key}.npz")
+        tmp = None
+    except (OSError, ValueError):
+        pass  # no cache: the next start parses again
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _load_hinton(folder: Path) -> Corpus:

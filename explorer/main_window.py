@@ -336,14 +336,14 @@ class MainWindow(QMainWindow):
         self._size_docks()
 
     def _size_docks(self) -> None:
-        """Proportions that suit 1600×1000: a 180-pixel diagram; columns 300 | 760 | 540."""
+        """Proportions that suit 1600×1000: a 180-pixel diagram; columns 320 | 656 | 624."""
         d = self.docks
         w, h = self.width(), self.height()
         top = max(160, int(h * 0.18))
         self.resizeDocks([d["network_view"], d["matrix_view"]], [top, h - top], Qt.Vertical)
         self.resizeDocks(
             [d["hyperparams_view"], d["matrix_view"], d["loss_view"]],
-            [int(w * 0.19), int(w * 0.47), int(w * 0.34)],
+            [int(w * 0.20), int(w * 0.41), int(w * 0.39)],
             Qt.Horizontal,
         )
         rest = h - top

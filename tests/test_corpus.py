@@ -13,6 +13,7 @@ import sys
 import zipfile
 import zlib
 from collections import Counter
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -748,3 +749,50 @@ def test_the_one_go_csv_parser_reads_what_the_careful_reader_reads(tmp_path):
     path.write_bytes(raw + b"\n1,2,3,x")  # not well formed: read line by line, and refused at line 5
     with pytest.raises(CorpusError, match="line 5"):
         _read_index_csv(path, 10)
+
+
+# ---- the parsed copy of the Hinton split ------------------------------------------------------------
+
+
+def _copy_hinton(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in ("raw_sentences.txt", "vocab.txt", "valid_data.csv", "test_data.csv"):
+        shutil.copyfile(src / name, dst / name)
+    return dst
+
+
+def test_a_hinton_folder_is_parsed_once_then_read_from_the_cache(hinton_dir, tmp_path, monkeypatch):
+    import core.corpus as corpus_module
+
+    folder = _copy_hinton(hinton_dir, tmp_path / "hinton")
+    parsed = corpus_module.load_hinton_folder(folder)
+    cached_files = list(corpus_module._parsed_dir().glob("hinton-*.npz"))
+    assert len(cached_files) >= 1
+
+    def no_parsing(_folder):
+        raise AssertionError("parsed the files again")
+
+    monkeypatch.setattr(corpus_module, "_load_hinton", no_parsing)
+    again = corpus_module.load_hinton_folder(folder)
+    assert again.vocab == parsed.vocab and again.notes == parsed.notes and again.source == str(folder)
+    for split in ("train", "valid", "test"):
+        np.testing.assert_array_equal(getattr(again, split), getattr(parsed, split))
+        assert getattr(again, split).dtype == np.int32
+    # a changed file is parsed again
+    with open(folder / "test_data.csv", "a") as f:
+        f.write("1,2,3,4\n")
+    with pytest.raises(AssertionError, match="parsed the files again"):
+        corpus_module.load_hinton_folder(folder)
+
+
+def test_a_damaged_parsed_copy_is_ignored_and_replaced(hinton_dir, tmp_path):
+    import core.corpus as corpus_module
+
+    folder = _copy_hinton(hinton_dir, tmp_path / "hinton")
+    first = corpus_module.load_hinton_folder(folder)
+    key = corpus_module._parsed_key(folder)
+    copy = corpus_module._parsed_dir() / f"hinton-{key}.npz"
+    copy.write_bytes(copy.read_bytes()[:1000])  # cut short
+    again = corpus_module.load_hinton_folder(folder)
+    np.testing.assert_array_equal(again.train, first.train)
+    assert corpus_module._read_parsed(key, folder) is not None  # written afresh

@@ -323,3 +323,32 @@ def test_activation_specific_formulas_and_colours(demo_corpus, qtbot, activation
         assert abs(f.total - T["dz_h"][n, j]) <= 1e-12
         assert f.terms[0][0] == T["dh"][n, j]
     s.shutdown()
+
+
+# ---- export -----------------------------------------------------------------------------------------
+
+
+def test_export_writes_the_matrix_on_screen_as_csv_and_npy(qtbot, session, tmp_path):
+    import csv
+
+    view = MatrixView(session)
+    qtbot.addWidget(view)
+    while session.step_stage().name != "output_weights":
+        pass
+    view.show_tensor("dW_o")
+    dW_o = session.stage.arrays["dW_o"]
+    npy = view.export_current(tmp_path / "dW_o.npy")
+    np.testing.assert_array_equal(np.load(npy, allow_pickle=False), dW_o)
+    rows = list(csv.reader(open(view.export_current(tmp_path / "dW_o.csv"), encoding="utf-8")))
+    assert rows[0][1:] == session.vocab  # the word axis, labelled
+    assert [r[0] for r in rows[1:]] == [f"unit {j}" for j in range(dW_o.shape[0])]
+    np.testing.assert_array_equal(np.array([[float(v) for v in r[1:]] for r in rows[1:]]), dW_o)  # exact digits
+    # the menu action asks where, and says what it did
+    view.ask_save_path = lambda *args: str(tmp_path / "picked")
+    view.export_action.trigger()
+    assert (tmp_path / "picked.csv").is_file() and "Exported dW_o" in view.heatmap.readout.text()
+    # a bad place is refused with one line, and nothing is left behind
+    view.ask_save_path = lambda *args: str(tmp_path / "missing" / "x.csv")
+    view.export_action.trigger()
+    assert "does not exist" in view.heatmap.readout.text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dW_o.csv", "dW_o.npy", "picked.csv"]

@@ -537,3 +537,60 @@ def test_run_app_without_a_display_exits_1(monkeypatch, capsys):
     assert main(["--data", "demo"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no display" in err
+
+
+# ---- what the window shows equals the core's numbers ------------------------------------------------
+
+
+@pytest.fixture
+def shown_window(window, qtbot):
+    window.resize(1600, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_every_array_of_a_minibatch_shown_is_the_cores(shown_window):
+    w = shown_window
+    matrix = w.matrix_view
+    step = action(w, "action_step_stage")
+    for name in STAGE_NAMES:
+        step.trigger()
+        stage = w.session.stage
+        assert stage.name == name
+        assert stage.formula in matrix.header_text()
+        for array_name, array in stage.arrays.items():
+            assert matrix.show_tensor(array_name), array_name
+            shown = matrix.displayed_array(array_name)
+            np.testing.assert_array_equal(shown, array, err_msg=f"{name}: {array_name}")
+            if matrix.heatmap.image_data is not None and array.dtype.kind == "f":
+                image = np.asarray(matrix.heatmap.image_data, dtype=float).reshape(-1)
+                np.testing.assert_array_equal(image, np.asarray(array, dtype=float).reshape(-1))
+
+
+def test_typing_three_words_shows_the_cores_predictions(shown_window, qtbot):
+    w = shown_window
+    w.session.run_batches(200)
+    prompt = w.findChild(QLineEdit, "prompt_input")
+    prompt.clear()
+    qtbot.keyClicks(prompt, "what time is")
+    assert w.predictions_view.shown_predictions() == w.session.model.predict("what time is", k=10)
+    prompt.clear()
+    qtbot.keyClicks(prompt, "what time zzyzx")
+    text = w.predictions_view.status_text()
+    assert "zzyzx" in text and "not in the vocabulary" in text
+
+
+def test_run_mode_fills_the_loss_curve_and_changes_the_weights(shown_window, qtbot):
+    w = shown_window
+    s = w.session
+    before = s.model.params["W_o"].copy()
+    s.stop_after = 300
+    action(w, "action_run").trigger()
+    qtbot.waitUntil(lambda: not s.running, timeout=60_000)
+    assert s.trainer.step == 300
+    x, y = w.loss_view.raw_curve.getOriginalDataset()
+    assert len(y) == 300
+    np.testing.assert_array_equal(np.asarray(y), s.trainer.history.train_ce)
+    assert not np.array_equal(before, s.model.params["W_o"])
+    assert np.isfinite(s.model.params["W_o"]).all()

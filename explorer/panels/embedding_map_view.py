@@ -25,7 +25,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -52,6 +52,7 @@ from core.errors import ExplorerError, UnknownWordError
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..widgets import on_screen
+from ..widgets.export import ask_save_path, save_plot_png
 
 MAX_REFRESH_HZ = 3.0
 POINT_COLOUR = (70, 110, 160, 170)
@@ -309,6 +310,9 @@ class EmbeddingMapView(QWidget):
         self.search_message.hide()
         left.addWidget(self.search_message)
 
+        self.ask_save_path = ask_save_path  # the save dialog (tests replace it)
+        self.export_action = QAction("Save the embedding map as PNG…", self)
+        self.export_action.triggered.connect(self._ask_export)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMinimumSize(220, 160)
         self.plot.setMenuEnabled(False)
@@ -451,6 +455,28 @@ class EmbeddingMapView(QWidget):
         super().showEvent(event)
         if self._stale and not self._timer.isActive():
             self.refresh()
+
+    # ---- export ---------------------------------------------------------------------------------
+    def export_actions(self) -> list[QAction]:
+        """For the window's File > Export menu."""
+        return [self.export_action]
+
+    def export_png(self, path, width: int | None = None):
+        """Write the map as on screen to ``path`` (PNG)."""
+        return save_plot_png(self.plot.getPlotItem(), path, width or max(800, self.plot.width()))
+
+    def _ask_export(self) -> None:
+        path = self.ask_save_path(self, "Save the embedding map", "embedding_map.png", "PNG images (*.png)")
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        try:
+            self.export_png(path)
+        except ExplorerError as err:
+            self.status_label.setText(f"Could not save the map: {err}")
+        else:
+            self.status_label.setText(f"Saved the map to {path}")
 
     @Slot()
     def refresh(self) -> None:

@@ -21,13 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QFileDialog,
     QGraphicsItem,
     QHBoxLayout,
     QLabel,
@@ -38,6 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ExplorerError
+
+from ..widgets.export import ask_save_path, save_plot_png
 
 pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
 
@@ -184,6 +184,7 @@ class LossView(QWidget):
         self.readout = QLabel()
         self.readout.setObjectName("loss_readout")
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout.setWordWrap(True)  # never wider than the dock
 
         row = QHBoxLayout()
         row.setContentsMargins(4, 2, 4, 2)
@@ -214,9 +215,13 @@ class LossView(QWidget):
         p.setMenuEnabled(True)
         p.hideButtons()  # the "A" button would fight the follow mode; the checkbox replaces it
         # Bottom left, above the epoch labels: the losses stay well above 0, so that corner is free.
-        self.legend = p.addLegend(offset=(10, -30), labelTextColor=(30, 30, 30), brush=pg.mkBrush(255, 255, 255, 220))
+        # Two short rows at the bottom: cross-entropies stay well above 1 nat on these corpora, so the
+        # band near 0 is free and the legend does not hide the curves.
+        self.legend = p.addLegend(
+            offset=(10, -10), colCount=2, labelTextColor=(30, 30, 30), brush=pg.mkBrush(255, 255, 255, 200)
+        )
 
-        self.raw_curve = p.plot(pen=pg.mkPen(RAW_COLOUR, width=1), name="training CE, each minibatch")
+        self.raw_curve = p.plot(pen=pg.mkPen(RAW_COLOUR, width=1), name="training CE per minibatch")
         self.smooth_curve = p.plot(pen=pg.mkPen(SMOOTH_COLOUR, width=2), name=self._smooth_name())
         # What is drawn is thinned to the pixels: the raw curve keeps the lowest and highest loss of
         # every pixel column (peak mode, one bucket per pixel: what full resolution would show), the
@@ -240,7 +245,7 @@ class LossView(QWidget):
             symbolSize=16,
             symbolPen=pg.mkPen(20, 90, 40),
             symbolBrush=pg.mkBrush(TEST_COLOUR),
-            name="test CE (on demand)",
+            name="test CE",
         )
         self.uniform_line = pg.InfiniteLine(
             angle=0,
@@ -248,11 +253,10 @@ class LossView(QWidget):
             label="uniform guess",
             labelOpts={"position": 0.98, "color": GUIDE_COLOUR, "fill": (255, 255, 255, 210), "anchors": [(1, 1), (1, 1)]},
         )
-        p.addItem(self.uniform_line, ignoreBounds=True)
-        self._uniform_sample = pg.PlotDataItem(pen=pg.mkPen(GUIDE_COLOUR, width=1, style=Qt.PenStyle.DashLine))
-        self.legend.addItem(self._uniform_sample, "uniform guess (ln V)")
+        p.addItem(self.uniform_line, ignoreBounds=True)  # labelled on the line itself
 
-        self.save_action = QAction("Save plot as PNG…", self)
+        self.ask_save_path = ask_save_path  # the save dialog (tests replace it)
+        self.save_action = QAction("Save the loss plot as PNG…", self)
         self.save_action.triggered.connect(self._ask_export)
         p.vb.menu.addSeparator()
         p.vb.menu.addAction(self.save_action)
@@ -268,7 +272,7 @@ class LossView(QWidget):
         layout.addWidget(self.readout)
 
     def _smooth_name(self) -> str:
-        return f"training CE, smoothed (α = {self._alpha:.3g})"
+        return f"smoothed (α = {self._alpha:.3g})"
 
     # ---- session events ----------------------------------------------------------------------
     def _on_network_changed(self) -> None:
@@ -490,23 +494,21 @@ class LossView(QWidget):
 
     def export_png(self, path, width: int | None = None) -> Path:
         """Write the plot to ``path`` as a PNG (``width`` pixels wide; default: as on screen, at least 800)."""
-        path = Path(path)
-        exporter = ImageExporter(self.plot_item)
-        exporter.parameters()["width"] = int(width or max(800, self.plot_widget.width()))
-        ok = exporter.export(str(path))
-        if ok is False or not path.is_file():
-            raise ExplorerError(f"could not write the image to {path}")
-        return path
+        return save_plot_png(self.plot_item, path, width or max(800, self.plot_widget.width()))
+
+    def export_actions(self) -> list[QAction]:
+        """For the window's File > Export menu."""
+        return [self.save_action]
 
     def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the loss plot", "loss.png", "PNG images (*.png)")
+        path = self.ask_save_path(self, "Save the loss plot", "loss.png", "PNG images (*.png)")
         if not path:
             return
         if not path.lower().endswith(".png"):
             path += ".png"
         try:
             self.export_png(path)
-        except (ExplorerError, OSError) as err:
+        except ExplorerError as err:
             self.readout.setText(f"Could not save the plot: {err}")
         else:
             self.readout.setText(f"Saved the plot to {path}")

@@ -22,13 +22,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QTextDocument
+from PySide6.QtGui import QAction, QTextDocument
 from PySide6.QtWidgets import QFrame, QLabel, QTabBar, QVBoxLayout, QWidget
 
+from core.errors import ExplorerError, InputError
+from core.export import save_array
 from core.model import CONTEXT
 from core.stages import AXES, LAYER_TENSORS, N_STAGES, STAGE_NAMES, array_kind
+
 from ..widgets import on_screen
-from explorer.widgets.heatmap import AXIS_TITLES, Heatmap, format_value
+from ..widgets.export import ask_save_path
+from ..widgets.heatmap import AXIS_TITLES, Heatmap, format_value
 
 __all__ = ["MatrixView", "EntryFormula", "entry_formula", "PARAMETERS"]
 
@@ -415,6 +419,10 @@ class MatrixView(QWidget):
         lay.addWidget(self.heatmap, 1)
         lay.addWidget(self.formula)
 
+        self.ask_save_path = ask_save_path  # the save dialog (tests replace it)
+        self.export_action = QAction("Export the matrix on screen (.csv or .npy)…", self)
+        self.export_action.triggered.connect(self._ask_export)
+
         self.heatmap.hovered.connect(self._on_hover)
         self.heatmap.entry_clicked.connect(self._on_click)
         session.stage_changed.connect(self._on_stage_changed)
@@ -440,6 +448,47 @@ class MatrixView(QWidget):
         if name is not None and name != self.current_name():
             return None
         return self.heatmap.data
+
+    # ---- export ---------------------------------------------------------------------------------
+    def export_actions(self) -> list[QAction]:
+        """For the window's File > Export menu."""
+        return [self.export_action]
+
+    def export_current(self, path):
+        """Write the array on screen to ``path`` (.csv with word, example and unit labels, or .npy)."""
+        name, array = self.current_name(), self.displayed_array()
+        if name is None or array is None:
+            raise InputError("there is no matrix on screen to export")
+        axes = AXES.get(name, ())
+        labels = [self._axis_labels(axis, size) for axis, size in zip(axes, np.shape(array))]
+        rows = labels[0] if np.ndim(array) == 2 and labels else None
+        cols = labels[-1] if labels else None
+        return save_array(path, array, row_labels=rows, col_labels=cols)
+
+    def _axis_labels(self, axis: str, size: int) -> list[str]:
+        d = self.session.config.embed_dim
+        if axis == "word":
+            return list(self.session.vocab[:size])
+        if axis == "concat":
+            return [f"x{i // d + 1}[{i % d}]" for i in range(size)]
+        if axis == "position":
+            return [f"x{i + 1}" for i in range(size)]
+        word = {"example": "example", "unit": "unit", "embed": "component"}.get(axis, axis)
+        return [f"{word} {i}" for i in range(size)]
+
+    def _ask_export(self) -> None:
+        name = self.current_name() or "matrix"
+        path = self.ask_save_path(self, "Export the matrix", f"{name}.csv", "CSV table (*.csv);;NumPy array (*.npy)")
+        if not path:
+            return
+        if not path.lower().endswith((".csv", ".npy")):
+            path += ".csv"
+        try:
+            written = self.export_current(path)
+        except ExplorerError as err:
+            self.heatmap.readout.setText(f"Could not export: {err}")
+        else:
+            self.heatmap.readout.setText(f"Exported {name} to {written}")
 
     def header_text(self) -> str:
         """The header as plain text (what a reader sees)."""
@@ -637,7 +686,8 @@ class MatrixView(QWidget):
             lines = [
                 f"<b>Stage {stage.index + 1}/{N_STAGES} — {html.escape(stage.title)}</b>"
                 f" &nbsp;<span style='color:#666'>({where}, minibatch {stage.batch + 1}, epoch {epoch})</span>",
-                f"<span style='font-size:13pt; white-space:pre-wrap'>{html.escape(stage.formula)}</span>",
+                f"<span style='font-size:13pt; white-space:pre-wrap'>{html.escape(stage.formula)}</span>"
+                "<span style='font-size:4pt'><br></span>",  # room for the formula's underscores
                 f"<span style='color:#333; white-space:pre-wrap'>{html.escape(stage.shapes)}</span>",
             ]
             if stage.name == "loss" and stage.extras.get("L") is not None:
@@ -678,7 +728,8 @@ class MatrixView(QWidget):
                 "The network's weights as they are now; step to the next stage to start a minibatch.",
                 html.escape(";  ".join(f"{n}: {PARAMETER_SHAPES[n]} = {self._shape_text(n)}" for n in PARAMETERS)),
             ]
-        self.header.setText("<br>".join(lines))
+        # One paragraph per line: lines of different sizes get their own heights.
+        self.header.setText("".join(f"<p style='margin:0'>{line}</p>" for line in lines))
 
     def _shape_text(self, name: str) -> str:
         arr = self._lookup(name)

@@ -353,10 +353,17 @@ class PredictionsView(QWidget):
 
     def resizeEvent(self, event) -> None:
         """Chart and evidence side by side when there is room, one above the other when narrow."""
-        wide = event.size().width() >= 620
+        wide = event.size().width() >= 600
         want = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
         if self._body.direction() != want:
             self._body.setDirection(want)
+            # One above the other, the chart keeps the room for its k bars and the evidence
+            # table scrolls after a few rows.
+            rows = self.evidence_table.verticalHeader().defaultSectionSize()
+            header = self.evidence_table.horizontalHeader().sizeHint().height()
+            self.evidence_table.setMaximumHeight(16_777_215 if wide else header + 5 * rows + 4)
+            self._body.setStretch(0, 3 if wide else 1)
+            self._body.setStretch(1, 2 if wide else 0)
         super().resizeEvent(event)
 
     # ---- session events ----------------------------------------------------------------------

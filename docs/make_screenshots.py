@@ -1,0 +1,117 @@
+"""Render the screenshots of the README's tour (offscreen) into docs/.
+
+    QT_QPA_PLATFORM=offscreen uv run python docs/make_screenshots.py [--data ../shared/data/hinton]
+
+Each picture is the real window or one of its panels, driven the way a user
+would drive it (steps, a run, a click); nothing is drawn specially for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+HERE = Path(__file__).resolve().parent
+
+
+def settle(app, rounds: int = 5) -> None:
+    """Let the window lay itself out and paint (a screenshot tool, not a loop that polls)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(60 * rounds, loop.quit)
+    loop.exec()
+
+
+def save(widget, name: str) -> None:
+    path = HERE / name
+    widget.grab().save(str(path))
+    print(f"wrote {path.relative_to(HERE.parent)} ({widget.width()}×{widget.height()})")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "hinton"))
+    args = p.parse_args()
+
+    from core.model import Config
+    from explorer.app import create_window, ensure_app
+
+    app = ensure_app()
+    window = create_window(data=args.data)
+    window.confirm_on_close = False
+    window.resize(1600, 1000)
+    window.show()
+    s = window.session
+    settle(app)
+
+    # 1. A forward stage of a minibatch, after a little training, with predictions.
+    s.run_batches(3000)
+    for _ in range(3):
+        s.step_stage()
+    window.predictions_view.set_text("life in the")
+    settle(app)
+    save(window, "window_forward.png")
+
+    # 2. A backward stage: the output weights' gradient, with a formula tooltip's numbers.
+    while s.stage.name != "output_weights":
+        s.step_stage()
+    window.matrix_view.show_tensor("dW_o")
+    window.matrix_view.heatmap.select_cell(12, 3)
+    window.matrix_view.heatmap.hover_cell(12, 3)
+    settle(app)
+    save(window.docks["matrix_view"], "matrix_view.png")
+
+    # 3. The embedding gradient as a sum: batch size 2, a word at two positions.
+    window.embedding_grad_view.confirm = lambda _doing: True
+    s.rebuild(Config(batch_size=2))
+    window.docks["embedding_grad_view"].raise_()
+    window.embedding_grad_view.teaching_batch()
+    settle(app)
+    save(window, "window_embedding_gradient.png")
+    window.embedding_grad_view.set_naive_visible(True)
+    dock = window.docks["embedding_grad_view"]
+    dock.setFloating(True)  # as a user would, to give the side-by-side view room
+    dock.resize(1150, 800)
+    settle(app)
+    save(dock, "overwrite_bug.png")
+    dock.setFloating(False)
+
+    # 4. After a run: an epoch of the classic network, the loss curves, the map and the gradient check.
+    s.rebuild(Config())
+    window.docks["matrix_view"].raise_()
+    window.docks["embedding_map_view"].raise_()
+    s.run_batches(s.trainer.batches_per_epoch)
+    window.embedding_map_view.select_word("he")
+    for _ in range(8):
+        s.step_stage()
+    window.docks["gradcheck_view"].raise_()
+    window.gradcheck_view.check("W_o", (12, 3))
+    settle(app)
+    save(window, "window_after_run.png")
+    save(window.docks["loss_view"], "loss_view.png")
+    save(window.docks["embedding_map_view"], "embedding_map.png")
+
+    results = {}
+    window.gradcheck_view.check_all_finished.connect(results.update)
+    window.gradcheck_view.check_all()
+    from PySide6.QtCore import QEventLoop
+
+    loop = QEventLoop()
+    window.gradcheck_view.check_all_finished.connect(lambda _r: loop.quit())
+    loop.exec()
+    settle(app)
+    save(window.gradcheck_view, "gradient_check.png")  # the whole panel, not just what its dock shows
+
+    window.shutdown()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Saving what a panel shows: a plot to PNG, written atomically; the save dialog, replaceable in tests."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pyqtgraph.exporters import ImageExporter
+from PySide6.QtWidgets import QFileDialog
+
+from core.errors import ExplorerError
+
+
+def ask_save_path(parent, title: str, suggested: str, filters: str) -> str:
+    """The file name the user picks in a save dialog ('' when cancelled)."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
+    return path
+
+
+def save_plot_png(plot_item, path, width: int) -> Path:
+    """Render a pyqtgraph PlotItem to ``path`` (PNG, ``width`` pixels wide) through a temporary file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExplorerError(f"cannot write {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix="." + path.stem + ".", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        exporter = ImageExporter(plot_item)
+        exporter.parameters()["width"] = int(width)
+        ok = exporter.export(tmp)
+        if ok is False or os.path.getsize(tmp) == 0:
+            raise ExplorerError(f"could not write the image to {path}")
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ExplorerError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
