@@ -26,6 +26,7 @@ from .stages import N_STAGES, Stage, run_stages
 
 DIVERGENCE_FACTOR = 5
 VALID_PIECE = 4096  # validation rows per piece in validate_due()
+SNAPSHOT_EVERY = 256  # minibatches between the fast path's snapshots (a roll-back replays at most twice this)
 # Arrays computed from the weights before any update: non-finite values there mean the weights are bad.
 FORWARD_ARRAYS = {"x", "t", "e", "z_h", "h", "z_o", "p", "loss_n", "L"}
 
@@ -75,6 +76,7 @@ class Trainer:
         self._order: np.ndarray | None = None
         self._epoch_data: np.ndarray | None = None
         self._snapshots: list = []  # (step, state, learning rate, momentum), for rolling back
+        self._settings_changed = False  # the learning rate or momentum changed since the last snapshot
         self.diverged: DivergenceError | None = None  # why the last step or run stopped, if it diverged
         self.validation_due: int | None = None  # a step whose validation run(defer_validation=True) left owed
         self._valid_done, self._valid_sum = 0, 0.0  # rows of it evaluated so far, and their summed CE
@@ -134,6 +136,7 @@ class Trainer:
 
     def _snapshot(self) -> None:
         """Remember the state at this step (the two most recent are kept, for rolling back)."""
+        self._settings_changed = False
         snap = (self.step, self.model.state(), self.learning_rate, self.momentum)
         self._snapshots = [s for s in self._snapshots if s[0] < self.step][-1:] + [snap]
 
@@ -308,7 +311,9 @@ class Trainer:
         if done >= n_batches:
             return done
         fast = self._fast_path()
-        self._snapshot()
+        last = self._snapshots[-1][0] if self._snapshots else None
+        if last is None or not 0 <= self.step - last < SNAPSHOT_EVERY or self._settings_changed:
+            self._snapshot()  # not on every call: a roll-back replays from the last one
         limit = self.loss_limit
         history, corpus, per_epoch, valid_every = self.history, self.corpus, self.batches_per_epoch, self.valid_every
         n = self.config.batch_size
@@ -364,6 +369,7 @@ class Trainer:
             cfg = cfg.replace(momentum=momentum)
             self.momentum = cfg.momentum
         self.model.config = cfg
+        self._settings_changed = True  # a roll-back must not replay across this change
 
     def evaluate(self, split: str = "valid") -> float:
         """Mean CE of the current weights on "train", "valid" or "test"."""

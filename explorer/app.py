@@ -46,9 +46,6 @@ XCB_LIBRARIES = (
     ("dbus-1", "libdbus-1-3"),
 )
 
-_pyqtgraph_configured = False
-
-
 # ---- the application object --------------------------------------------------------------------
 
 
@@ -63,17 +60,9 @@ def ensure_app():
     app.setApplicationDisplayName("Backprop Explorer")
     app.setOrganizationName("backprop-explorer")
     app.setOrganizationDomain("backprop-explorer.invalid")
-    _configure_pyqtgraph()
+    from . import widgets  # noqa: F401  (importing it configures pyqtgraph for the whole application)
+
     return app
-
-
-def _configure_pyqtgraph() -> None:
-    global _pyqtgraph_configured
-    if not _pyqtgraph_configured:
-        import pyqtgraph as pg
-
-        pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
-        _pyqtgraph_configured = True
 
 
 # ---- choosing the corpus ------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class Session(QObject):
         # weights_changed (and status_changed) per second in run mode: the views of the weights (heatmaps,
         # predictions, the embedding map) cost more to redraw than the loss curve and need it less often.
         self.weights_hz = 5.0
-        self.chunk_seconds = 0.020  # the longest the event loop should wait for a run-mode tick (and its redraw)
+        self.chunk_seconds = 0.016  # the longest the event loop should wait for a run-mode tick (and its redraw)
         self.stop_after: int | None = None  # run mode pauses by itself once trainer.step reaches this
         self._trainer = trainer if trainer is not None else Trainer(corpus, config or Config())
         self.tensors: dict[str, np.ndarray] = {}  # every array of the current minibatch so far

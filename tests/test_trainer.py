@@ -306,3 +306,29 @@ def test_huge_initial_weights_are_explained(demo_corpus, path):
     assert tr.step == 0 and len(tr.history) == 0
     for k in PARAM_NAMES:
         np.testing.assert_array_equal(tr.model.params[k], initial[k])
+
+
+def test_a_roll_back_replays_from_an_older_snapshot_to_the_exact_weights(monkeypatch):
+    import core.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "SNAPSHOT_EVERY", 4)  # snapshots now and then, not on every call
+    tr = Trainer(tiny_corpus(), TINY, fast_dtype=np.float64, valid_every=100)
+    for _ in range(6):
+        tr.run(3)  # 18 minibatches in calls of 3: snapshots at steps 0, 6 and 12 only
+    assert [s[0] for s in tr._snapshots] == [6, 12]
+    real = tr._fast.train_batch
+    calls = {"n": 0}
+
+    def blows_up_on_the_third(x, t, lr, mu):
+        calls["n"] += 1
+        loss = real(x, t, lr, mu)
+        return float("inf") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(tr._fast, "train_batch", blows_up_on_the_third)
+    with pytest.raises(DivergenceError, match="minibatch 21"):
+        tr.run(5)  # minibatches 19, 20, then 21 "diverges": back to the weights after 19
+    monkeypatch.setattr(tr._fast, "train_batch", real)
+    assert tr.step == 19 and len(tr.history) == 19
+    fresh = Trainer(tiny_corpus(), TINY, fast_dtype=np.float64, valid_every=100)
+    fresh.run(19)
+    assert_same_weights(tr, fresh, rtol=1e-12)

@@ -37,9 +37,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError
 
-from ..widgets.export import ask_save_path, save_plot_png
-
-pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
+from ..widgets.export import ask_save_path, save_plot_png  # (importing explorer.widgets configures pyqtgraph)
 
 # Colours: light and dark of one hue for raw/smoothed training CE, distinct hues for the rest.
 RAW_COLOUR = (158, 202, 225)
