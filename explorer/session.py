@@ -305,12 +305,7 @@ class Session(QObject):
             self._set_dirty(True)
             if elapsed > 0:
                 self.examples_per_second = ran * self.config.batch_size / elapsed
-        self.tensors = {}
-        self._stage = None
-        self.stage_changed.emit(None)
-        self.weights_changed.emit()
-        self.history_changed.emit()
-        self.status_changed.emit()
+        self._between_minibatches()
         return ran
 
     def record_test(self) -> float:
@@ -320,13 +315,17 @@ class Session(QObject):
         return ce
 
     def _after_divergence(self, err: DivergenceError) -> None:
+        self._between_minibatches()
+        self.diverged.emit(str(err))
+
+    def _between_minibatches(self) -> None:
+        """No minibatch on screen any more, and new weights and history: tell every view."""
         self.tensors = {}
         self._stage = None
         self.stage_changed.emit(None)
         self.weights_changed.emit()
         self.history_changed.emit()
         self.status_changed.emit()
-        self.diverged.emit(str(err))
 
     # ---- settings -----------------------------------------------------------------------------
     def set_learning_rate(self, value: float) -> None:
@@ -368,15 +367,10 @@ class Session(QObject):
 
     def _install(self, trainer: Trainer) -> None:
         self._trainer = trainer
-        self.tensors = {}
-        self._stage = None
         self.examples_per_second = 0.0
         self._set_dirty(False)
         self.network_changed.emit()
-        self.stage_changed.emit(None)
-        self.weights_changed.emit()
-        self.history_changed.emit()
-        self.status_changed.emit()
+        self._between_minibatches()
 
     def _set_dirty(self, value: bool) -> None:
         if value != self._dirty:

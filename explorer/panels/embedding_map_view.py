@@ -52,7 +52,7 @@ from core.errors import ExplorerError, UnknownWordError
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..widgets import on_screen
-from ..widgets.export import ask_save_path, save_plot_png
+from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png
 
 MAX_REFRESH_HZ = 3.0
 POINT_COLOUR = (70, 110, 160, 170)
@@ -466,17 +466,7 @@ class EmbeddingMapView(QWidget):
         return save_plot_png(self.plot.getPlotItem(), path, width or max(800, self.plot.width()))
 
     def _ask_export(self) -> None:
-        path = self.ask_save_path(self, "Save the embedding map", "embedding_map.png", "PNG images (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            self.export_png(path)
-        except ExplorerError as err:
-            self.status_label.setText(f"Could not save the map: {err}")
-        else:
-            self.status_label.setText(f"Saved the map to {path}")
+        ask_and_save_png(self, "Save the embedding map", "embedding_map.png", self.export_png, self.status_label.setText)
 
     @Slot()
     def refresh(self) -> None:

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError
 
-from ..widgets.export import ask_save_path, save_plot_png  # (importing explorer.widgets configures pyqtgraph)
+from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png  # (importing explorer.widgets configures pyqtgraph)
 
 # Colours: light and dark of one hue for raw/smoothed training CE, distinct hues for the rest.
 RAW_COLOUR = (158, 202, 225)
@@ -499,17 +499,7 @@ class LossView(QWidget):
         return [self.save_action]
 
     def _ask_export(self) -> None:
-        path = self.ask_save_path(self, "Save the loss plot", "loss.png", "PNG images (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            self.export_png(path)
-        except ExplorerError as err:
-            self.readout.setText(f"Could not save the plot: {err}")
-        else:
-            self.readout.setText(f"Saved the plot to {path}")
+        ask_and_save_png(self, "Save the loss plot", "loss.png", self.export_png, self.readout.setText)
 
 
 def _nice_above(x: float) -> float:

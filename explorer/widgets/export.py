@@ -38,3 +38,18 @@ def save_plot_png(plot_item, path, width: int) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def ask_and_save_png(widget, title: str, suggested: str, save, say) -> None:
+    """Ask ``widget.ask_save_path`` for a PNG name, ``save(path)`` there, and ``say`` what happened (one line)."""
+    path = widget.ask_save_path(widget, title, suggested, "PNG images (*.png)")
+    if not path:
+        return
+    if not path.lower().endswith(".png"):
+        path += ".png"
+    try:
+        save(path)
+    except ExplorerError as err:
+        say(f"Could not save: {err}")
+    else:
+        say(f"Saved to {path}")
