@@ -379,6 +379,15 @@ def test_learning_rate_100_diverges_is_explained_and_weights_stay_finite(window,
     assert "diverged" in dialog.explanation and "learning rate 100" in dialog.explanation
     assert all(np.isfinite(v).all() for v in s.model.params.values())
     assert np.isfinite(s.trainer.history.train_ce).all()
+    # no plot holds a non-finite value
+    for curve in (window.loss_view.raw_curve, window.loss_view.smooth_curve, window.loss_view.valid_curve):
+        _x, y = curve.getOriginalDataset()
+        assert y is None or np.isfinite(np.asarray(y)).all()
+    shown = window.matrix_view.displayed_array()
+    assert shown is None or np.isfinite(shown).all()
+    assert all(np.isfinite(p) for _w, p in window.predictions_view.shown_predictions())
+    window.embedding_map_view.refresh()
+    assert np.isfinite(window.embedding_map_view.coords).all()
     # "Reset to new weights"
     dialog.reset_button.click()
     assert s.trainer.step == 0 and s.model.all_finite()
