@@ -708,16 +708,21 @@ class MainWindow(QMainWindow):
                 rows.append((" or ".join(keys), text))
         return rows
 
+    def _inform(self, title: str, text: str, rich: bool = False) -> QMessageBox:
+        """An information box (kept in ``last_message_box`` for tests)."""
+        box = dialogs.show_message(self, title, text, QMessageBox.Information)
+        if rich:
+            box.setTextFormat(Qt.RichText)
+        self.last_message_box = box
+        return box
+
     def show_shortcuts(self) -> QMessageBox:
         rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{t}</td></tr>" for k, t in self.shortcut_rows())
         text = (
             f"<table>{rows}</table><p>Letters and Space give way to a text field that has the focus "
             "(the prompt of the predictions); the F-keys work everywhere.</p>"
         )
-        box = dialogs.show_message(self, "Keyboard shortcuts", text, QMessageBox.Information)
-        box.setTextFormat(Qt.RichText)
-        self.last_message_box = box
-        return box
+        return self._inform("Keyboard shortcuts", text, rich=True)
 
     def show_guide(self) -> QMessageBox:
         text = (
@@ -731,10 +736,7 @@ class MainWindow(QMainWindow):
             "<p>Try a batch size of 2 in <i>Hyperparameters</i> to follow every number, and look at the "
             "<i>Embedding gradient</i> stage: a word used twice receives the sum of both contributions.</p>"
         )
-        box = dialogs.show_message(self, "How to use Backprop Explorer", text, QMessageBox.Information)
-        box.setTextFormat(Qt.RichText)
-        self.last_message_box = box
-        return box
+        return self._inform("How to use Backprop Explorer", text, rich=True)
 
     def show_about(self) -> QMessageBox:
         from importlib.metadata import PackageNotFoundError, version
@@ -747,9 +749,7 @@ class MainWindow(QMainWindow):
             f"Backprop Explorer {v}\n\nWatch backpropagation: the classic 4-gram neural language model "
             "(three words in, a probability for every next word out) in NumPy, every matrix of a minibatch on screen."
         )
-        box = dialogs.show_message(self, "About Backprop Explorer", text, QMessageBox.Information)
-        self.last_message_box = box
-        return box
+        return self._inform("About Backprop Explorer", text)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
