@@ -13,9 +13,18 @@ What makes it fast (the measurements are in BENCHMARKS.md):
   parameters is a few whole-buffer operations and the divergence check is one
   matrix-vector product.
 * Every intermediate array of a minibatch size is allocated once
-  (``_Buffers``) and written with ``out=``; ``z_o`` becomes ``exp(z_o − max)``
-  and then the output error in place (softmax and cross-entropy share the row
+  (``_Buffers``) and written with ``out=``; ``z_o`` becomes ``exp(z_o)`` and
+  then the output error in place (softmax and cross-entropy share the row
   sums), and no one-hot target matrix is ever built.
+* The softmax skips the usual shift by each row's maximum logit (two passes
+  over z_o): softmax is the same for any shift, and ``exp(z_o)`` is safe as
+  long as every row's Σ exp stays within [1e-30, 1e30], which one look at the
+  100 row sums confirms. A minibatch outside that range (logits beyond about
+  ±69, which a diverging run reaches) is computed again with the shift.
+* ``train_trusted`` trusts its inputs (contiguous word indices already checked against
+  the vocabulary, and ``np.errstate(over="ignore")`` set by the caller):
+  ``Trainer.run`` prepares each epoch's indices once and sets the error state
+  once per run; ``train_batch`` checks and converts for any other caller.
 * The learning rate is folded into the output error: the backward pass starts
   from ``−η·dz_o = −η·(p − Y)/N``, so every "gradient" it produces is already
   the step ``−η·∇`` that the update adds (``v ← μ·v − η·∇``).
@@ -39,6 +48,7 @@ from .model import CONTEXT, PARAM_NAMES, FourGramModel
 _PAIR = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
 _FINITE_ROW = 512  # the flat buffers are padded to whole rows of this many, for the finiteness check
 _LANE_TABLE_MAX = 1 << 22  # lane-index table entries (32 MB); bigger embeddings compute the indices instead
+_SUM_LO, _SUM_HI = 1e-30, 1e30  # Σ exp(z_o) of every row within these: no shift needed (see above)
 _KEEP_SIZES = 3  # buffer sets kept: training's, and evaluation's two chunk sizes
 EVAL_CHUNK = 2048  # rows per forward pass in evaluate(): big enough for fast products, small enough for the cache
 EVAL_CHUNK_ELEMENTS = 1 << 20  # ... and z_o (rows × V) at most this big, for large vocabularies
@@ -110,7 +120,7 @@ class FastPath:
         self.theta = np.zeros(padded, self.dtype)  # every parameter, one after the other, then zeros
         self.vel = np.zeros(padded, self.dtype)  # their velocities, in the same places
         n_emb = sizes[0]
-        self.step = np.zeros(total - n_emb, self.dtype)  # −η·∇ of W_h, b_h, W_o, b_o, in the same order
+        self.step_buffer = np.zeros(total - n_emb, self.dtype)  # −η·∇ of W_h, b_h, W_o, b_o, in the same order
         self._vel_dense = self.vel[n_emb:total]  # the velocities of W_h, b_h, W_o, b_o
         self._theta_rows = self.theta.reshape(-1, _FINITE_ROW)
         self._ones_row = np.ones(_FINITE_ROW, self.dtype)
@@ -121,7 +131,7 @@ class FastPath:
             self.params[k] = self.theta[start : start + size].reshape(self.shapes[k])
             self.velocity[k] = self.vel[start : start + size].reshape(self.shapes[k])
             if k != "W_emb":
-                self.steps[k] = self.step[start - n_emb : start - n_emb + size].reshape(self.shapes[k])
+                self.steps[k] = self.step_buffer[start - n_emb : start - n_emb + size].reshape(self.shapes[k])
             start += size
         self._W_h_T = self.params["W_h"].T  # (H, 3d)
         self._W_o_T = self.params["W_o"].T  # (V, H)
@@ -181,13 +191,13 @@ class FastPath:
         np.copyto(b.t, t)
         if np.maximum.reduce(b.words_unsigned) >= self.vocab_size:
             raise IndexError(f"word index out of range 0..{self.vocab_size - 1}")
-        np.add(b.row_start, b.t, out=b.t_flat)
 
     # ---- the mathematics ---------------------------------------------------------------------
-    def _forward(self, b: _Buffers) -> None:
-        """From b.x and b.t: e, h, and the row-wise softmax's pieces (b.z = exp(z_o − max), b.row_sum, b.z_t)."""
+    def _forward(self, b: _Buffers, x, t) -> None:
+        """From x (N, 3) and t (N,): e, h, and the softmax's pieces (b.z = exp(z_o), b.row_sum, b.z_t)."""
         P = self.params
-        np.take(P["W_emb"], b.x, axis=0, out=b.e3, mode="clip")  # (N, 3, d); indices already checked
+        np.add(b.row_start, t, out=b.t_flat)  # where z_o[n, tₙ] is in the flattened z
+        np.take(P["W_emb"], x, axis=0, out=b.e3, mode="clip")  # (N, 3, d); indices already checked
         h = b.h
         np.matmul(b.e, P["W_h"], out=h)  # z_h (N, H)
         np.add(h, P["b_h"], out=h)
@@ -204,14 +214,26 @@ class FastPath:
         z = b.z
         np.matmul(h, P["W_o"], out=z)  # z_o (N, V)
         np.add(z, P["b_o"], out=z)
-        np.fmax.reduce(z, axis=1, out=b.row_max)  # (fmax skips NaN, which reaches the loss anyway; faster than max)
+        np.take(b.z_flat, b.t_flat, out=b.z_t, mode="clip")  # z_o[n, tₙ]
+        np.exp(z, out=z)  # may overflow: then the check below fails and the rows are shifted
+        row_sum = b.row_sum
+        np.matmul(z, self._ones_V, out=row_sum)  # Σ exp
+        if not (_SUM_LO < np.minimum.reduce(row_sum) and np.maximum.reduce(row_sum) < _SUM_HI):  # also NaN
+            self._shifted_softmax(b)
+
+    def _shifted_softmax(self, b: _Buffers) -> None:
+        """z_o again, shifted by each row's maximum: b.z = exp(z_o − max), b.z_t = z_o[n, tₙ] − max, Σ exp ≥ 1."""
+        z = b.z
+        np.matmul(b.h, self.params["W_o"], out=z)
+        np.add(z, self.params["b_o"], out=z)
+        np.fmax.reduce(z, axis=1, out=b.row_max)  # (fmax skips NaN, which reaches the loss anyway)
         np.subtract(z, b.row_max_col, out=z)  # every row's max is now 0
-        np.take(b.z_flat, b.t_flat, out=b.z_t, mode="clip")  # z_o[n, tₙ] − max
+        np.take(b.z_flat, b.t_flat, out=b.z_t, mode="clip")
         np.exp(z, out=z)
-        np.matmul(z, self._ones_V, out=b.row_sum)  # Σ exp ≥ 1
+        np.matmul(z, self._ones_V, out=b.row_sum)
 
     def _cross_entropy_sum(self, b: _Buffers) -> float:
-        """Σₙ −log p[n, tₙ] = Σₙ (log Σ exp − (z_o[n, tₙ] − max))."""
+        """Σₙ −log p[n, tₙ] = Σₙ (log Σ exp − z_t), z_t shifted as the exponentials were."""
         np.log(b.row_sum, out=b.ce)
         np.subtract(b.ce, b.z_t, out=b.ce)
         return float(np.add.reduce(b.ce))
@@ -219,36 +241,36 @@ class FastPath:
     def train_batch(self, x, t, learning_rate: float, momentum: float) -> float:
         """One minibatch: forward, backward, momentum update. Returns the batch's mean CE (before the update).
 
-        x: (N, 3) word indices, t: (N,) target indices.
+        x: (N, 3) word indices, t: (N,) target indices, of any integer type;
+        raises IndexError for an index outside the vocabulary.
         """
         b = self._buffers_for(len(x))
         self._take_words(b, x, t)
-        self._forward(b)
-        loss = self._cross_entropy_sum(b) / b.n
-        self._output_error(b, learning_rate)
-        self._output_weights(b)
-        self._back_to_hidden(b)
-        self._hidden_weights(b)
-        self._back_to_embeddings(b)
-        self._update(b, momentum)
-        return loss
+        with np.errstate(over="ignore"):
+            return self.train_trusted(b.x, b.t, learning_rate, momentum)
 
-    def _output_error(self, b: _Buffers, learning_rate: float) -> None:
-        """b.z ← −η·dz_o = −η·(p − Y)/N, with p = exp/Σ exp and the one-hot Y an addition at the targets."""
-        scale = learning_rate / b.n
+    def train_trusted(self, x, t, learning_rate: float, momentum: float) -> float:
+        """``train_batch`` for trusted input, inside ``np.errstate(over="ignore")``.
+
+        x: (N, 3) C-contiguous ``np.intp`` indices, t: (N,) ``np.intp``, all
+        within the vocabulary (nothing checks them here).
+        """
+        b = self._buffers_for(len(x))
+        self._forward(b, x, t)
+        z, h, dh, tmp, S = b.z, b.h, b.dh, b.tmp, self.steps
+        n = b.n
+        loss = self._cross_entropy_sum(b) / n
+
+        # Output error, already times −η: −η·dz_o = −η·(p − Y)/N, p = exp/Σ exp, Y one-hot as an addition.
+        scale = learning_rate / n
         np.divide(-scale, b.row_sum, out=b.row_sum)  # −η/(N·Σ exp), per row
-        np.multiply(b.z, b.row_sum_col, out=b.z)
+        np.multiply(z, b.row_sum_col, out=z)
         b.z_flat[b.t_flat] += scale
+        np.matmul(b.h_T, z, out=S["W_o"])  # −η·dW_o = hᵀ·(−η·dz_o) (H, V)
+        np.matmul(b.ones, z, out=S["b_o"])  # −η·db_o = Σₙ −η·dz_o (V,)
 
-    def _output_weights(self, b: _Buffers) -> None:
-        S = self.steps
-        np.matmul(b.h_T, b.z, out=S["W_o"])  # −η·dW_o = hᵀ·(−η·dz_o) (H, V)
-        np.matmul(b.ones, b.z, out=S["b_o"])  # −η·db_o = Σₙ −η·dz_o (V,)
-
-    def _back_to_hidden(self, b: _Buffers) -> None:
-        """b.dh ← −η·dz_h: back through W_o, then through the activation."""
-        h, dh, tmp = b.h, b.dh, b.tmp
-        np.matmul(b.z, self._W_o_T, out=dh)  # −η·dh = (−η·dz_o)·W_oᵀ (N, H)
+        # Back to the hidden layer: −η·dh = (−η·dz_o)·W_oᵀ, then through the activation.
+        np.matmul(z, self._W_o_T, out=dh)  # (N, H)
         act = self.activation
         if act == "sigmoid":  # dz_h = dh ⊙ h ⊙ (1 − h)
             np.subtract(1, h, out=tmp)
@@ -261,32 +283,26 @@ class FastPath:
         else:  # dz_h = dh ⊙ [z_h > 0]
             np.greater(h, 0, out=b.mask)
             np.multiply(dh, b.mask, out=dh)
+        np.matmul(b.e_T, dh, out=S["W_h"])  # −η·dW_h = eᵀ·(−η·dz_h) (3d, H)
+        np.matmul(b.ones, dh, out=S["b_h"])  # −η·db_h (H,)
 
-    def _hidden_weights(self, b: _Buffers) -> None:
-        S = self.steps
-        np.matmul(b.e_T, b.dh, out=S["W_h"])  # −η·dW_h = eᵀ·(−η·dz_h) (3d, H)
-        np.matmul(b.ones, b.dh, out=S["b_h"])  # −η·db_h (H,)
-
-    def _back_to_embeddings(self, b: _Buffers) -> None:
-        """−η·de, and the flat lanes of dW_emb that each of its blocks adds to."""
-        np.matmul(b.dh, self._W_h_T, out=b.de)  # −η·de = (−η·dz_h)·W_hᵀ (N, 3d)
+        # Back to the embeddings: −η·de = (−η·dz_h)·W_hᵀ, and the flat lanes of dW_emb each block adds to.
+        np.matmul(dh, self._W_h_T, out=b.de)  # (N, 3d)
         if self._lane_table is not None:
-            np.take(self._lane_table, b.x, axis=0, out=b.lane_index3, mode="clip")
+            np.take(self._lane_table, x, axis=0, out=b.lane_index3, mode="clip")
         else:  # x·lanes + 0, 1, 2, ...: slower (a broadcast), but no table as big as the embedding
-            np.multiply(b.x[:, :, None], self._lanes, out=b.lane_start)
+            np.multiply(x[:, :, None], self._lanes, out=b.lane_start)
             np.add(b.lane_start, b.lane_offset, out=b.lane_index3)
 
-    def _update(self, b: _Buffers, momentum: float) -> None:
-        """v ← μ·v − η·∇;  θ ← θ + v for all five parameters.
-
-        −η·dW_emb is never formed: every (n, k) adds its block of −η·de to row
-        x[n, k] of the embedding's velocity, once that is multiplied by μ.
-        """
+        # The update, v ← μ·v − η·∇ and θ ← θ + v for all five parameters. −η·dW_emb is never formed:
+        # every (n, k) adds its block of −η·de to row x[n, k] of the embedding's velocity, once that is
+        # multiplied by μ.
         vel = self.vel
         np.multiply(vel, momentum, out=vel)
         np.add.at(self._emb_vel_lanes, b.lane_index, b.de_lanes)  # the scatter-add, two floats at a time
-        np.add(self._vel_dense, self.step, out=self._vel_dense)
+        np.add(self._vel_dense, self.step_buffer, out=self._vel_dense)
         np.add(self.theta, vel, out=self.theta)
+        return loss
 
     def evaluate(self, data, batch: int | None = None) -> float:
         """Mean cross-entropy over rows (M, 4) of data, ``batch`` rows at a time."""
@@ -299,6 +315,7 @@ class FastPath:
             chunk = data[a : a + batch]
             b = self._buffers_for(len(chunk))
             self._take_words(b, chunk[:, :CONTEXT], chunk[:, CONTEXT])
-            self._forward(b)
+            with np.errstate(over="ignore"):
+                self._forward(b, b.x, b.t)
             total += self._cross_entropy_sum(b)
         return total / len(data)

@@ -27,6 +27,7 @@ from .stages import N_STAGES, Stage, run_stages
 DIVERGENCE_FACTOR = 5
 VALID_PIECE = 4096  # validation rows per piece in validate_due()
 SNAPSHOT_EVERY = 256  # minibatches between the fast path's snapshots (a roll-back replays at most twice this)
+FINITE_EVERY = 16  # run() checks every weight for infinity or NaN this often (the loss, every minibatch)
 # Arrays computed from the weights before any update: non-finite values there mean the weights are bad.
 FORWARD_ARRAYS = {"x", "t", "e", "z_h", "h", "z_o", "p", "loss_n", "L"}
 
@@ -43,6 +44,8 @@ def validation_interval(batches_per_epoch: int) -> int:
 
 class Trainer:
     """Trains a ``FourGramModel`` on a ``Corpus``; see the module docstring."""
+
+    OVERFLOW = "the update made some weights overflow to infinity (or to no number at all)"
 
     def __init__(
         self,
@@ -75,6 +78,7 @@ class Trainer:
         self._order_epoch = -1
         self._order: np.ndarray | None = None
         self._epoch_data: np.ndarray | None = None
+        self._epoch_xt: tuple[np.ndarray, np.ndarray] | None = None  # its contexts and targets for the fast path
         self._snapshots: list = []  # (step, state, learning rate, momentum), for rolling back
         self._settings_changed = False  # the learning rate or momentum changed since the last snapshot
         self.diverged: DivergenceError | None = None  # why the last step or run stopped, if it diverged
@@ -113,8 +117,24 @@ class Trainer:
             rng = np.random.default_rng([self.config.seed, epoch])
             self._order = rng.permutation(len(self.corpus.train))
             self._epoch_data = np.ascontiguousarray(self.corpus.train[self._order])
+            self._epoch_xt = None
             self._order_epoch = epoch
         return self._epoch_data
+
+    def _epoch_indices(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Contexts (M, 3) and targets (M,) of ``epoch``'s rows as contiguous ``np.intp``, checked once.
+
+        What ``FastPath.train_trusted`` takes: a minibatch is a slice of each, copied and checked nowhere.
+        """
+        rows = self._epoch_rows(epoch)
+        if self._epoch_xt is None:
+            if len(rows) and not (0 <= rows.min() and rows.max() < self.model.vocab_size):
+                raise IndexError(f"a training row has a word index outside 0..{self.model.vocab_size - 1}")
+            self._epoch_xt = (
+                np.ascontiguousarray(rows[:, :CONTEXT], dtype=np.intp),
+                np.ascontiguousarray(rows[:, CONTEXT], dtype=np.intp),
+            )
+        return self._epoch_xt
 
     def batch_at(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Contexts (N, 3) and targets (N,) of minibatch number ``step``."""
@@ -139,6 +159,31 @@ class Trainer:
         self._settings_changed = False
         snap = (self.step, self.model.state(), self.learning_rate, self.momentum)
         self._snapshots = [s for s in self._snapshots if s[0] < self.step][-1:] + [snap]
+
+    def _first_failure(self, seen: int, first_bad: int, reason: str) -> tuple[int, str]:
+        """The first minibatch whose loss or update went wrong: ``(first_bad, reason)`` for ``_roll_back``.
+
+        ``run`` checks the loss after every minibatch but the weights only every
+        ``FINITE_EVERY``. When a check fails at minibatch ``seen`` (giving
+        ``first_bad`` and ``reason``), an earlier update may already have made
+        a weight infinite or NaN unnoticed: this replays from the last snapshot
+        with both checks after every minibatch before ``seen`` and returns the
+        first failure it finds, else the one given.
+        """
+        snap_step, state, lr, mu = self._snapshots[-1]
+        if first_bad == seen and seen % FINITE_EVERY == 0:
+            return first_bad, reason  # the weights this minibatch started from were checked
+        model = FourGramModel(self.model.vocab, self.model.config)
+        model.load_state(state)
+        fast = FastPath(model, self.fast_dtype)
+        for s in range(snap_step, seen):
+            x, t = self.batch_at(s)
+            problem = self._loss_problem(fast.train_batch(x, t, lr, mu))
+            if problem:
+                return s, problem
+            if not fast.all_finite():
+                return s + 1, self.OVERFLOW
+        return first_bad, reason
 
     def _roll_back(self, first_bad: int, reason: str) -> DivergenceError:
         """Put the model back to the weights after ``first_bad - 1`` minibatches and stop.
@@ -316,35 +361,38 @@ class Trainer:
             self._snapshot()  # not on every call: a roll-back replays from the last one
         limit = self.loss_limit
         history, corpus, per_epoch, valid_every = self.history, self.corpus, self.batches_per_epoch, self.valid_every
-        n = self.config.batch_size
-        train_batch, all_finite, add_train = fast.train_batch, fast.all_finite, history.add_train
-        rows, rows_epoch = None, -1
+        n, lr, mu = self.config.batch_size, self.learning_rate, self.momentum
+        train, all_finite, add_train = fast.train_trusted, fast.all_finite, history.add_train
+        X = T = None
+        rows_epoch = -1
         start = self.step
         try:
-            while done < n_batches:
-                step = self.step
-                epoch, b = divmod(step, per_epoch)
-                if epoch != rows_epoch:  # the epoch's permutation, gathered once (see _epoch_rows)
-                    rows, rows_epoch = self._epoch_rows(epoch), epoch
-                chunk = rows[b * n : (b + 1) * n]  # what batch_at(step) gives
-                loss = train_batch(chunk[:, :CONTEXT], chunk[:, CONTEXT], self.learning_rate, self.momentum)
-                if not loss <= limit:  # also catches NaN
-                    raise self._roll_back(step, self._loss_problem(loss))
-                if not all_finite():
-                    raise self._roll_back(step + 1, "the update made some weights overflow to infinity or NaN")
-                add_train(loss)
-                done += 1
-                self.step = step = step + 1
-                epoch_end = b + 1 == per_epoch
-                if epoch_end:
-                    history.epoch_ends.append(step)
-                if epoch_end or (b + 1) % valid_every == 0:  # validates_after(step)
-                    if defer_validation:
-                        self.validation_due = step
+            with np.errstate(over="ignore"):  # what train_trusted expects (see core/fast.py)
+                while done < n_batches:
+                    step = self.step
+                    epoch, b = divmod(step, per_epoch)
+                    if epoch != rows_epoch:  # the epoch's permutation, gathered once (see _epoch_indices)
+                        (X, T), rows_epoch = self._epoch_indices(epoch), epoch
+                    loss = train(X[b * n : (b + 1) * n], T[b * n : (b + 1) * n], lr, mu)  # batch_at(step)
+                    if not loss <= limit:  # also catches NaN
+                        raise self._roll_back(*self._first_failure(step, step, self._loss_problem(loss)))
+                    if (step + 1) % FINITE_EVERY == 0 and not all_finite():
+                        raise self._roll_back(*self._first_failure(step, step + 1, self.OVERFLOW))
+                    add_train(loss)
+                    done += 1
+                    self.step = step = step + 1
+                    epoch_end = b + 1 == per_epoch
+                    if epoch_end:
+                        history.epoch_ends.append(step)
+                    if epoch_end or (b + 1) % valid_every == 0:  # validates_after(step)
+                        if defer_validation:
+                            self.validation_due = step
+                            break
+                        history.valid.append((step, fast.evaluate(corpus.valid)))
+                    if deadline is not None and time.perf_counter() >= deadline:
                         break
-                    history.valid.append((step, fast.evaluate(corpus.valid)))
-                if deadline is not None and time.perf_counter() >= deadline:
-                    break
+                if self.step % FINITE_EVERY and not all_finite():  # the minibatches since the last check
+                    raise self._roll_back(*self._first_failure(self.step - 1, self.step, self.OVERFLOW))
         except DivergenceError:
             raise  # _roll_back has already put the model back
         except BaseException:

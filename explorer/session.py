@@ -236,12 +236,19 @@ class Session(QObject):
         if self.stop_after is not None:
             n = self.stop_after - self._trainer.step
         trainer = self._trainer
+        deadline = start + budget
+        ran = 0
         try:
-            if trainer.validation_due is not None:
-                ran = 0  # a validation pass is owed: a piece of it now, training once it is recorded
-                trainer.validate_due(deadline=start + budget)
-            else:
-                ran = trainer.run(n, deadline=start + budget, defer_validation=True) if n > 0 else 0
+            # Train until the deadline; a validation pass falls due now and then (run() stops there): it is
+            # evaluated in pieces, and once it is recorded the same tick trains on with what time is left.
+            while True:
+                if trainer.validation_due is not None and not trainer.validate_due(deadline=deadline):
+                    break  # out of time with part of the pass still owed: the next tick goes on with it
+                if ran >= n:
+                    break
+                ran += trainer.run(n - ran, deadline=deadline, defer_validation=True)
+                if trainer.validation_due is None or time.perf_counter() >= deadline:
+                    break
         except DivergenceError as err:
             self._stop_timer()
             self._after_divergence(err)

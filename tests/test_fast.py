@@ -151,7 +151,7 @@ def test_an_interrupted_run_forgets_its_minibatches_and_can_go_on(monkeypatch):
     tr.run(3)
     before = {k: v.copy() for k, v in tr.model.params.items()}
     fast = tr._fast_path()
-    real, calls = fast.train_batch, []
+    real, calls = fast.train_trusted, []
 
     def interrupted(*args):
         calls.append(1)
@@ -159,7 +159,7 @@ def test_an_interrupted_run_forgets_its_minibatches_and_can_go_on(monkeypatch):
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(fast, "train_batch", interrupted)
+    monkeypatch.setattr(fast, "train_trusted", interrupted)
     with pytest.raises(KeyboardInterrupt):
         tr.run(10)
     monkeypatch.undo()
@@ -260,3 +260,43 @@ def test_reference_torch_port_trains_the_same_model():
     got = ref.params()
     for k in PARAM_NAMES:
         assert_close(got[k], fast.params[k], 1e-10, err_msg=k)
+
+
+# ---- the softmax without a shift, and its fallback -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "logit_offset, shifted",
+    [(0.0, False), (70.0, True), (-80.0, True), (300.0, True)],
+    ids=["ordinary", "sums-too-big", "sums-too-small", "exp-overflows"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logits_far_from_zero_are_shifted_and_give_the_steppers_numbers(monkeypatch, logit_offset, shifted, dtype):
+    """Every logit moved by the same amount (through b_o) changes no probability: the fast path computes exp(z_o)
+    unshifted when the row sums allow it and shifts the rows when they do not, with the stepper's results."""
+    stepped = make_model(init_std=0.3, learning_rate=0.2)
+    stepped.params["b_o"] += logit_offset
+    fast = FastPath(stepped, dtype)
+    calls = []
+    real = FastPath._shifted_softmax
+    monkeypatch.setattr(FastPath, "_shifted_softmax", lambda self, b: (calls.append(1), real(self, b)))
+    rtol = 1e-12 if dtype == np.float64 else 2e-4
+    for x, t in batches(100, 5, seed=8):
+        expected = stepper_batch(stepped, x, t, 0.2, 0.9)
+        assert fast.train_batch(x, t, 0.2, 0.9) == pytest.approx(expected, rel=rtol)
+    assert len(calls) == (5 if shifted else 0)
+    for k in PARAM_NAMES:
+        assert_close(fast.params[k], stepped.params[k], rtol, err_msg=k)
+    assert fast.evaluate(np.column_stack(batches(50, 1, seed=9)[0])) == pytest.approx(
+        stepped.evaluate(np.column_stack(batches(50, 1, seed=9)[0])), rel=rtol
+    )
+
+
+def test_no_warning_escapes_when_exp_overflows(recwarn):
+    model = make_model(init_std=0.3)
+    model.params["b_o"] += 1000.0  # exp(z_o) is infinite for every logit
+    fast = FastPath(model, np.float32)
+    x, t = batches(100, 1)[0]
+    assert np.isfinite(fast.train_batch(x, t, 0.1, 0.9))
+    assert np.isfinite(fast.evaluate(np.column_stack([x, t])))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

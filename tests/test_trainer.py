@@ -316,7 +316,7 @@ def test_a_roll_back_replays_from_an_older_snapshot_to_the_exact_weights(monkeyp
     for _ in range(6):
         tr.run(3)  # 18 minibatches in calls of 3: snapshots at steps 0, 6 and 12 only
     assert [s[0] for s in tr._snapshots] == [6, 12]
-    real = tr._fast.train_batch
+    real = tr._fast.train_trusted
     calls = {"n": 0}
 
     def blows_up_on_the_third(x, t, lr, mu):
@@ -324,11 +324,68 @@ def test_a_roll_back_replays_from_an_older_snapshot_to_the_exact_weights(monkeyp
         loss = real(x, t, lr, mu)
         return float("inf") if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(tr._fast, "train_batch", blows_up_on_the_third)
+    monkeypatch.setattr(tr._fast, "train_trusted", blows_up_on_the_third)
     with pytest.raises(DivergenceError, match="minibatch 21"):
         tr.run(5)  # minibatches 19, 20, then 21 "diverges": back to the weights after 19
-    monkeypatch.setattr(tr._fast, "train_batch", real)
+    monkeypatch.setattr(tr._fast, "train_trusted", real)
     assert tr.step == 19 and len(tr.history) == 19
     fresh = Trainer(tiny_corpus(), TINY, fast_dtype=np.float64, valid_every=100)
     fresh.run(19)
     assert_same_weights(tr, fresh, rtol=1e-12)
+
+
+# ---- weights checked every FINITE_EVERY minibatches -----------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad_update", [0, 5, 16, 16 + 7])
+def test_a_weight_broken_between_checks_rolls_back_to_the_update_before_it(monkeypatch, dtype, bad_update):
+    """The update of minibatch ``bad_update`` puts a NaN in the embedding row of a word no later context uses,
+    so no loss shows it: the next finiteness check finds it, and the replay finds the update that did it."""
+    import core.trainer as trainer_module
+    from core.fast import FastPath
+
+    assert trainer_module.FINITE_EVERY == 16  # the cases above straddle its checks
+    corpus = tiny_corpus(n_train=400, seed=3)
+    unused = V - 1  # never a context or a target below, so a NaN in its row changes no loss
+    corpus.train[corpus.train == unused] = 0
+    tr = Trainer(corpus, TINY, fast_dtype=dtype, valid_every=1000)
+    target_x = tr.batch_at(bad_update)[0].astype(np.intp)
+    real = FastPath.train_trusted
+
+    def breaks_one_update(self, x, t, lr, mu):
+        loss = real(self, x, t, lr, mu)
+        if np.array_equal(x, target_x):
+            self.params["W_emb"][unused, 0] = np.nan
+        return loss
+
+    monkeypatch.setattr(FastPath, "train_trusted", breaks_one_update)
+    with pytest.raises(DivergenceError, match="overflow") as info:
+        tr.run(45)
+    monkeypatch.undo()
+    assert info.value.batch == bad_update + 1 and tr.step == bad_update
+    fresh = Trainer(corpus, TINY, fast_dtype=dtype, valid_every=1000)
+    fresh.run(bad_update)
+    assert_clean_after_divergence(tr, info.value, fresh)
+
+
+def test_a_run_that_stops_between_checks_checks_its_last_minibatches(monkeypatch):
+    import core.trainer as trainer_module
+    from core.fast import FastPath
+
+    corpus = tiny_corpus(n_train=400, seed=3)
+    corpus.train[corpus.train == V - 1] = 0
+    tr = Trainer(corpus, TINY, valid_every=1000)
+    assert 3 % trainer_module.FINITE_EVERY  # the run below ends between two periodic checks
+    real = FastPath.train_trusted
+
+    def breaks_the_second(self, x, t, lr, mu):
+        loss = real(self, x, t, lr, mu)
+        if np.array_equal(x, tr.batch_at(1)[0]):
+            self.params["W_emb"][V - 1, 0] = np.inf
+        return loss
+
+    monkeypatch.setattr(FastPath, "train_trusted", breaks_the_second)
+    with pytest.raises(DivergenceError, match="overflow") as info:
+        tr.run(3)
+    assert info.value.batch == 2 and tr.step == 1 and tr.model.all_finite()
