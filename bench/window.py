@@ -244,6 +244,10 @@ def cmd_run(args) -> None:
 
     app, window = make_window(args.data)
     s = window.session
+    if args.weights_hz:
+        s.weights_hz = args.weights_hz
+    if args.redraw_hz:
+        s.redraw_hz = args.redraw_hz
     headless = Trainer(s.corpus, s.config)
     settle(500)
     views = {
@@ -305,7 +309,7 @@ def cmd_run(args) -> None:
     print(f"  window time inside Trainer.run: {100 * in_run[0] / w_time:.0f}% "
           f"({in_run[0] / w_batches * 1000:.2f} ms per minibatch there, headless {h_time / h_batches * 1000:.2f} ms)")
     print(f"  the session: chunk {getattr(s, 'chunk_seconds', float('nan')) * 1000:.1f} ms, "
-          f"redraw_hz {getattr(s, 'redraw_hz', float('nan')):g}; validation every {s.trainer.valid_every} "
+          f"redraw_hz {getattr(s, 'redraw_hz', float('nan')):g}, weights_hz {getattr(s, 'weights_hz', float('nan')):g}; validation every {s.trainer.valid_every} "
           f"minibatches and at epoch ends; peak RSS {peak_rss_mb():.0f} MB")
     if hasattr(s, "redraw_seconds"):
         light, heavy = s.redraw_seconds
@@ -350,6 +354,7 @@ def cmd_interaction(args) -> None:
     table_waiter = PaintWaiter(window.matrix_view.heatmap.table.viewport())
     step = window.action_step_stage
     per_stage: dict[str, list[float]] = {}
+    order: list[float] = []
     for _ in range(args.minibatches * 14):
         heat_waiter.arm()
         table_waiter.arm()
@@ -363,8 +368,11 @@ def cmd_interaction(args) -> None:
         if t1 is None:
             raise SystemExit(f"the matrix view did not repaint after stage {stage.name}")
         per_stage.setdefault(stage.name, []).append((t1 - t0) * 1000)
+        order.append((t1 - t0) * 1000)
         settle(5)
     steps = [x for v in per_stage.values() for x in v]
+    if os.environ.get("BENCH_VERBOSE"):
+        print("  every step, in order:", " ".join(f"{x:.0f}" for x in order))
     slow = sorted(((statistics.median(v), k) for k, v in per_stage.items()), reverse=True)[:3]
     print(f"Window, interaction: {s.corpus.name}")
     print(f"  {context_line(args)}")
@@ -481,6 +489,8 @@ def main(argv=None) -> None:
             q.add_argument("--batches", type=int, default=3000, help="minibatches in the window (default 3000)")
             q.add_argument("--rounds", type=int, default=3, help="turns window/headless (default 3)")
             q.add_argument("--warmup", type=int, default=100, help="minibatches before measuring (default 100)")
+            q.add_argument("--weights-hz", type=float, help="the session's weights_hz (default: the app's)")
+            q.add_argument("--redraw-hz", type=float, help="the session's redraw_hz (default: the app's)")
         if name == "interaction":
             q.add_argument("--repeats", type=int, default=30, help="keystrokes (default 30)")
             q.add_argument("--minibatches", type=int, default=3, help="minibatches stepped stage by stage (default 3)")

@@ -84,6 +84,10 @@ class Session(QObject):
         # without and with weights_changed.
         self._redraw_cost = {False: 0.0, True: 0.0}
         self._announced: tuple[float, float, bool] | None = None  # (end of the announcing tick, handler seconds, weights)
+        self._prepare_timer = QTimer(self)  # once the event loop is idle: the first minibatch's data, see _prepare
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.timeout.connect(self._prepare)
+        self._prepare_timer.start(0)
 
     # ---- read-only state ------------------------------------------------------------------
     @property
@@ -378,6 +382,14 @@ class Session(QObject):
         self._set_dirty(False)
         self.network_changed.emit()
         self._between_minibatches()
+        self._prepare_timer.start(0)
+
+    def _prepare(self) -> None:
+        """Draw the epoch's order of the training rows now (tens of ms for a large corpus), not in the first step."""
+        try:
+            self._trainer.current_batch()
+        except ExplorerError as err:
+            self.message.emit(str(err))
 
     def _set_dirty(self, value: bool) -> None:
         if value != self._dirty:
@@ -388,6 +400,7 @@ class Session(QObject):
         """Stop the timers (the window calls this when it closes)."""
         self._timer.stop()
         self._settle_timer.stop()
+        self._prepare_timer.stop()
 
 
 def _next_time(due: float, hz: float, now: float) -> float:

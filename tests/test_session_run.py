@@ -38,3 +38,27 @@ def test_weights_are_announced_at_most_as_often_as_the_history(session, qtbot):
     assert counts["weights"] < counts["history"]
     light, heavy = session.redraw_seconds
     assert light > 0.0  # measured on the redraws that happened
+
+
+def test_the_first_minibatch_is_drawn_while_the_window_is_idle(session, qtbot):
+    """The epoch's order of the training rows (tens of ms on a large corpus) is ready before the first step."""
+    qtbot.waitUntil(lambda: session.trainer._epoch_data is not None, timeout=5_000)
+    x, t = session.trainer.current_batch()
+    assert x.shape == (session.config.batch_size, 3) and t.shape == (session.config.batch_size,)
+
+
+def test_run_mode_validates_at_the_same_steps_and_values_as_a_headless_run(session, qtbot):
+    """Validation passes fall due every few dozen minibatches on the demo corpus; the ticks evaluate them
+    in pieces and train on, and the history ends up as a plain Trainer's."""
+    from core.trainer import Trainer
+
+    every = session.trainer.valid_every
+    session.stop_after = 3 * every + 5
+    with qtbot.waitSignal(session.running_changed, check_params_cb=lambda running: not running, timeout=30_000):
+        session.start()
+    headless = Trainer(session.corpus, session.config)
+    headless.run(3 * every + 5)
+    steps = [s for s, _ in session.trainer.history.valid]
+    assert steps == [s for s, _ in headless.history.valid] and steps[:3] == [every, 2 * every, 3 * every]
+    for (_, a), (_, b) in zip(session.trainer.history.valid, headless.history.valid):
+        assert abs(a - b) < 1e-9
