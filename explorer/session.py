@@ -36,6 +36,9 @@ from core.stages import LAYER_TENSORS, N_STAGES, STAGE_NAMES, Stage, stage_text
 from core.trainer import Trainer
 
 
+PREPARE_DELAY_MS = 300  # after start-up (or a new network), when the first minibatch's data is drawn: after the first frame
+
+
 class Session(QObject):
     # A stage was computed (a Stage), or the stepper is between minibatches (None).
     stage_changed = Signal(object)
@@ -87,7 +90,7 @@ class Session(QObject):
         self._prepare_timer = QTimer(self)  # once the event loop is idle: the first minibatch's data, see _prepare
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._prepare)
-        self._prepare_timer.start(0)
+        self._prepare_timer.start(PREPARE_DELAY_MS)
 
     # ---- read-only state ------------------------------------------------------------------
     @property
@@ -382,7 +385,7 @@ class Session(QObject):
         self._set_dirty(False)
         self.network_changed.emit()
         self._between_minibatches()
-        self._prepare_timer.start(0)
+        self._prepare_timer.start(PREPARE_DELAY_MS)
 
     def _prepare(self) -> None:
         """Draw the epoch's order of the training rows now (tens of ms for a large corpus), not in the first step."""
