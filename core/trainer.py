@@ -14,6 +14,7 @@ set per epoch, drawn from the seed) and apply the same mathematics.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -84,6 +85,10 @@ class Trainer:
         self.diverged: DivergenceError | None = None  # why the last step or run stopped, if it diverged
         self.validation_due: int | None = None  # a step whose validation run(defer_validation=True) left owed
         self._valid_done, self._valid_sum = 0, 0.0  # rows of it evaluated so far, and their summed CE
+        # run(background_validation=True): (step, pass in progress on another thread), oldest first
+        self._pending: list[tuple[int, Future]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._evaluator: FastPath | None = None  # the other thread's copy of the fast path, for its passes
 
     # ---- where we are --------------------------------------------------------------
     @property
@@ -196,6 +201,7 @@ class Trainer:
         self.stage = None
         self.validation_due, self._valid_done, self._valid_sum = None, 0, 0.0
         target = max(first_bad - 1, 0)
+        self._forget_pending_after(target)
         usable = [s for s in self._snapshots if s[0] <= target] or self._snapshots[:1]
         snap_step, state, lr, mu = usable[-1]
         self.model.load_state(state)
@@ -299,6 +305,8 @@ class Trainer:
         Nothing trains while a pass is owed, so it measures the weights of its
         step. Returns True when nothing is owed any more.
         """
+        if not self._collect_validations(deadline):
+            return False
         if self.validation_due is None:
             return True
         fast = self._fast_path()
@@ -313,6 +321,72 @@ class Trainer:
         self.history.valid.append((self.validation_due, ce))
         self.validation_due, self._valid_done, self._valid_sum = None, 0, 0.0
         return True
+
+    @property
+    def validation_owed(self) -> bool:
+        """True while a validation pass is owed or still being computed on the other thread."""
+        return self.validation_due is not None or bool(self._pending)
+
+    def collect_validations(self) -> bool:
+        """Record the validation passes finished on the other thread (in step order); True if any was."""
+        recorded = False
+        while self._pending and self._pending[0][1].done():
+            step, future = self._pending.pop(0)
+            self.history.valid.append((step, future.result()))
+            recorded = True
+        return recorded
+
+    def _collect_validations(self, deadline: float | None) -> bool:
+        """Record the passes in progress on the other thread, waiting for them until ``deadline``
+        (without one: until they are all done). True when none is left."""
+        while self._pending:
+            step, future = self._pending[0]
+            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            try:
+                ce = future.result(timeout)
+            except TimeoutError:
+                return False
+            self._pending.pop(0)
+            self.history.valid.append((step, ce))
+        return True
+
+    def _validate_in_background(self, step: int, fast: FastPath) -> None:
+        """Start the validation pass of ``step`` on another thread, on a copy of the weights as they are now.
+
+        Training goes on meanwhile; ``collect_validations`` records the result.
+        The other thread has its own fast path (its own buffers): it shares
+        nothing with training but the copied weights, and NumPy releases the
+        interpreter's lock in the products, so the pass runs on the second core.
+        """
+        ev = self._evaluator
+        if ev is None or ev.dtype != fast.dtype or ev.activation != fast.activation or ev.shapes != fast.shapes:
+            ev = self._evaluator = FastPath(self.model, fast.dtype)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation")
+        theta = fast.theta.copy()  # (P,) every parameter after `step` minibatches
+        valid = self.corpus.valid
+
+        def evaluate() -> float:
+            np.copyto(ev.theta, theta)
+            return ev.evaluate(valid)
+
+        self._pending.append((step, self._executor.submit(evaluate)))
+
+    def _forget_pending_after(self, step: int) -> None:
+        """Drop the passes in progress for weights after ``step`` minibatches (a roll-back or an interruption)."""
+        for _, future in self._pending:
+            if _ > step:
+                future.cancel()
+        self._pending = [(s, f) for s, f in self._pending if s <= step]
+
+    def close(self) -> None:
+        """Stop the validation thread (passes in progress are dropped). The trainer stays usable."""
+        for _, future in self._pending:
+            future.cancel()
+        self._pending = []
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def _evaluate_current(self, data) -> float:
         if self._fast is not None and self._fast.version == self.model.version:
@@ -334,7 +408,14 @@ class Trainer:
             fast.load(model)
         return self._fast
 
-    def run(self, n_batches: int, *, deadline: float | None = None, defer_validation: bool = False) -> int:
+    def run(
+        self,
+        n_batches: int,
+        *,
+        deadline: float | None = None,
+        defer_validation: bool = False,
+        background_validation: bool = False,
+    ) -> int:
         """Train up to ``n_batches`` whole minibatches on the fast path; returns how many ran.
 
         A minibatch in progress is finished stage by stage first (it counts).
@@ -342,14 +423,20 @@ class Trainer:
         first minibatch that ends past it. With ``defer_validation``, stops at
         a step due for validation and leaves the pass owed (``validation_due``)
         for ``validate_due`` to do in pieces, so a window never waits for a
-        whole pass. Raises DivergenceError, with the model rolled back to the
-        last good weights, when a non-finite value appears or the loss passes
+        whole pass. With ``background_validation``, a due pass runs on another
+        thread, on a copy of the weights, while training goes on
+        (``collect_validations`` records it; ``validate_due`` waits for it).
+        Raises DivergenceError, with the model rolled back to the last good
+        weights, when a non-finite value appears or the loss passes
         ``loss_limit``.
         """
         done = 0
         if n_batches <= 0:
             return 0
-        self.validate_due()  # an owed pass first: it is for the weights as they are
+        if background_validation and self.validation_due is None:
+            self.collect_validations()  # the passes still in progress can go on
+        else:
+            self.validate_due()  # an owed pass first: it is for the weights as they are
         if self.in_batch:
             self.finish_batch()
             done += 1
@@ -385,10 +472,13 @@ class Trainer:
                     if epoch_end:
                         history.epoch_ends.append(step)
                     if epoch_end or (b + 1) % valid_every == 0:  # validates_after(step)
-                        if defer_validation:
+                        if background_validation:
+                            self._validate_in_background(step, fast)
+                        elif defer_validation:
                             self.validation_due = step
                             break
-                        history.valid.append((step, fast.evaluate(corpus.valid)))
+                        else:
+                            history.valid.append((step, fast.evaluate(corpus.valid)))
                     if deadline is not None and time.perf_counter() >= deadline:
                         break
                 if self.step % FINITE_EVERY and not all_finite():  # the minibatches since the last check
@@ -400,6 +490,7 @@ class Trainer:
             # call's fast-path minibatches, so they are forgotten and the fast path reloads from the model.
             self.step = start
             history.truncate(start)
+            self._forget_pending_after(start)
             fast.version = -1
             raise
         fast.store(self.model)

@@ -17,9 +17,12 @@ timer, so the event loop is never blocked for more than one chunk:
   curve), ``weights_changed`` and ``status_changed`` ``weights_hz`` times a
   second (the views of the weights cost more to redraw; the status bar's
   counters need no more);
-* a pass over the validation set is left owed by the trainer
-  (``run(..., defer_validation=True)``) and evaluated in pieces over several
-  ticks (``validate_due(deadline)``) instead of inside one.
+* a pass over the validation set runs on another thread, on a copy of the
+  weights of its step, while training goes on
+  (``run(..., background_validation=True)``); the ticks record the finished
+  passes (``collect_validations``). With ``background_validation = False``
+  the pass is left owed by the trainer (``run(..., defer_validation=True)``)
+  and evaluated in pieces over several ticks (``validate_due(deadline)``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class Session(QObject):
         # predictions, the embedding map) cost more to redraw than the loss curve and need it less often.
         self.weights_hz = 5.0
         self.chunk_seconds = 0.016  # the longest the event loop should wait for a run-mode tick (and its redraw)
+        # Run mode evaluates the validation passes on another thread while training goes on (see Trainer.run);
+        # False: in pieces between the ticks' training, which then waits for them.
+        self.background_validation = True
         self.stop_after: int | None = None  # run mode pauses by itself once trainer.step reaches this
         self._trainer = trainer if trainer is not None else Trainer(corpus, config or Config())
         self.tensors: dict[str, np.ndarray] = {}  # every array of the current minibatch so far
@@ -199,8 +205,8 @@ class Session(QObject):
         self._timer.stop()
         self._announce()
         self.running_changed.emit(False)
-        if self._trainer.validation_due is not None:
-            self._settle_timer.start()  # the owed validation pass, in pieces, then its point on the curve
+        if self._trainer.validation_owed:
+            self._settle_timer.start()  # the owed validation pass (or the one in progress), then its point
 
     def _settle_tick(self) -> None:
         """After a pause: evaluate a piece of the owed validation pass; announce the history when it is done."""
@@ -246,16 +252,25 @@ class Session(QObject):
         deadline = start + budget
         ran = 0
         try:
-            # Train until the deadline; a validation pass falls due now and then (run() stops there): it is
-            # evaluated in pieces, and once it is recorded the same tick trains on with what time is left.
-            while True:
-                if trainer.validation_due is not None and not trainer.validate_due(deadline=deadline):
-                    break  # out of time with part of the pass still owed: the next tick goes on with it
-                if ran >= n:
-                    break
-                ran += trainer.run(n - ran, deadline=deadline, defer_validation=True)
-                if trainer.validation_due is None or time.perf_counter() >= deadline:
-                    break
+            if self.background_validation:
+                # Validation passes run on another thread while training goes on; finished ones are
+                # recorded here. With nothing left to train (stop_after), wait for them, up to the deadline.
+                if n > 0:
+                    ran = trainer.run(n, deadline=deadline, background_validation=True)
+                    trainer.collect_validations()
+                else:
+                    trainer.validate_due(deadline=deadline)
+            else:
+                # Train until the deadline; a validation pass falls due now and then (run() stops there): it
+                # is evaluated in pieces, and once it is recorded the same tick trains on with the time left.
+                while True:
+                    if trainer.validation_due is not None and not trainer.validate_due(deadline=deadline):
+                        break  # out of time with part of the pass still owed: the next tick goes on with it
+                    if ran >= n:
+                        break
+                    ran += trainer.run(n - ran, deadline=deadline, defer_validation=True)
+                    if trainer.validation_due is None or time.perf_counter() >= deadline:
+                        break
         except DivergenceError as err:
             self._stop_timer()
             self._after_divergence(err)
@@ -274,7 +289,7 @@ class Session(QObject):
         self._speed_window.append((end, self._trainer.step))
         while len(self._speed_window) > 2 and end - self._speed_window[0][0] > 1.0:
             self._speed_window.pop(0)
-        owed = trainer.validation_due is not None
+        owed = trainer.validation_owed
         if self.stop_after is not None and self._trainer.step >= self.stop_after and not owed:
             self.pause()
             return
@@ -329,6 +344,8 @@ class Session(QObject):
         return ce
 
     def _after_divergence(self, err: DivergenceError) -> None:
+        if self._trainer.validation_owed:
+            self._settle_timer.start()  # a pass for weights before the roll-back may still be in progress
         self._between_minibatches()
         self.diverged.emit(str(err))
 
@@ -372,7 +389,7 @@ class Session(QObject):
     def save_checkpoint(self, path) -> None:
         """Save (atomically); a minibatch in progress stays where it is: its weights are not yet updated."""
         self.pause()
-        owed = self._trainer.validation_due is not None
+        owed = self._trainer.validation_owed
         self._trainer.save(path)  # finishes an owed validation pass first
         if owed:
             self.history_changed.emit()
@@ -380,6 +397,8 @@ class Session(QObject):
         self.status_changed.emit()
 
     def _install(self, trainer: Trainer) -> None:
+        if trainer is not self._trainer:
+            self._trainer.close()  # its validation thread, if it started one
         self._trainer = trainer
         self.examples_per_second = 0.0
         self._set_dirty(False)
@@ -404,6 +423,7 @@ class Session(QObject):
         self._timer.stop()
         self._settle_timer.stop()
         self._prepare_timer.stop()
+        self._trainer.close()
 
 
 def _next_time(due: float, hz: float, now: float) -> float:

@@ -21,3 +21,16 @@ def _permissions_are_enforced() -> bool:
 
 
 PERMISSIONS_APPLY = _permissions_are_enforced()
+
+
+def interrupt_on_call(monkeypatch, obj, name: str, n: int) -> None:
+    """Make ``obj.name`` raise KeyboardInterrupt on its n-th call (the calls before it go through)."""
+    real, calls = getattr(obj, name), []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(obj, name, interrupted)

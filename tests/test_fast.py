@@ -11,6 +11,7 @@ from core.corpus import Corpus
 from core.fast import FastPath
 from core.model import PARAM_NAMES, Config, FourGramModel
 from core.trainer import Trainer
+from _support import interrupt_on_call
 
 V = 23
 VOCAB = [f"w{i}" for i in range(V)]
@@ -151,15 +152,7 @@ def test_an_interrupted_run_forgets_its_minibatches_and_can_go_on(monkeypatch):
     tr.run(3)
     before = {k: v.copy() for k, v in tr.model.params.items()}
     fast = tr._fast_path()
-    real, calls = fast.train_trusted, []
-
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(fast, "train_trusted", interrupted)
+    interrupt_on_call(monkeypatch, fast, "train_trusted", 4)
     with pytest.raises(KeyboardInterrupt):
         tr.run(10)
     monkeypatch.undo()

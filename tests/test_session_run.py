@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import pytest
 
 
 def test_stop_after_pauses_exactly_there_with_the_final_state_announced(session, qtbot):
@@ -47,11 +47,14 @@ def test_the_first_minibatch_is_drawn_while_the_window_is_idle(session, qtbot):
     assert x.shape == (session.config.batch_size, 3) and t.shape == (session.config.batch_size,)
 
 
-def test_run_mode_validates_at_the_same_steps_and_values_as_a_headless_run(session, qtbot):
-    """Validation passes fall due every few dozen minibatches on the demo corpus; the ticks evaluate them
-    in pieces and train on, and the history ends up as a plain Trainer's."""
+@pytest.mark.parametrize("background", [True, False], ids=["on-another-thread", "in-pieces"])
+def test_run_mode_validates_at_the_same_steps_and_values_as_a_headless_run(session, qtbot, background):
+    """Validation passes fall due every few dozen minibatches on the demo corpus; run mode evaluates them on
+    another thread while training goes on (or in pieces between training), and the history ends up as a
+    plain Trainer's."""
     from core.trainer import Trainer
 
+    session.background_validation = background
     every = session.trainer.valid_every
     session.stop_after = 3 * every + 5
     with qtbot.waitSignal(session.running_changed, check_params_cb=lambda running: not running, timeout=30_000):
@@ -62,3 +65,20 @@ def test_run_mode_validates_at_the_same_steps_and_values_as_a_headless_run(sessi
     assert steps == [s for s, _ in headless.history.valid] and steps[:3] == [every, 2 * every, 3 * every]
     for (_, a), (_, b) in zip(session.trainer.history.valid, headless.history.valid):
         assert abs(a - b) < 1e-9
+
+
+def test_a_divergence_in_run_mode_still_records_the_passes_before_it(demo_corpus, qtbot):
+    from core.model import Config
+    from core.trainer import Trainer
+    from explorer.session import Session
+
+    cfg = Config(learning_rate=1.5)  # the loss explodes at minibatch 4: back to the weights after 2
+    session = Session(demo_corpus, trainer=Trainer(demo_corpus, cfg, valid_every=1))
+    try:
+        with qtbot.waitSignal(session.diverged, timeout=20_000):
+            session.start()
+        assert session.trainer.step == 2 and not session.running
+        qtbot.waitUntil(lambda: not session.trainer.validation_owed, timeout=5_000)
+        assert [s for s, _ in session.trainer.history.valid] == [1, 2]
+    finally:
+        session.shutdown()

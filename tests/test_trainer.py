@@ -10,6 +10,7 @@ from core.corpus import Corpus
 from core.errors import ConfigError, DivergenceError
 from core.model import PARAM_NAMES, Config
 from core.trainer import Trainer
+from _support import interrupt_on_call
 
 V = 9
 VOCAB = [f"w{i}" for i in range(V)]
@@ -389,3 +390,50 @@ def test_a_run_that_stops_between_checks_checks_its_last_minibatches(monkeypatch
     with pytest.raises(DivergenceError, match="overflow") as info:
         tr.run(3)
     assert info.value.batch == 2 and tr.step == 1 and tr.model.all_finite()
+
+
+# ---- validation passes on another thread ---------------------------------------------------------------
+
+
+def test_background_validation_records_what_inline_validation_does(demo_corpus):
+    inline = Trainer(demo_corpus, valid_every=20)
+    inline.run(130)
+    bg = Trainer(demo_corpus, valid_every=20)
+    done = 0
+    while done < 130:  # in calls of 7, as ticks do, recording what has finished between them
+        done += bg.run(min(7, 130 - done), background_validation=True)
+        bg.collect_validations()
+    assert bg.validate_due()  # waits for the passes still in progress
+    assert not bg.validation_owed
+    assert bg.history.valid == inline.history.valid  # same steps, same values to the last bit
+    assert [s for s, _ in bg.history.valid][:6] == [20, 40, 60, 80, 100, 120]
+    assert_same_weights(bg, inline)
+    bg.close()
+    assert bg.run(20, background_validation=True) == 20 and bg.validate_due()  # a new thread after close()
+    inline.run(20)
+    assert bg.history.valid == inline.history.valid
+
+
+def test_a_roll_back_drops_the_passes_of_weights_it_undoes(demo_corpus):
+    cfg = Config(learning_rate=1.5)  # the loss explodes at minibatch 4 (see above)
+    tr = Trainer(demo_corpus, cfg, valid_every=1)
+    with pytest.raises(DivergenceError):
+        tr.run(50, background_validation=True)
+    assert tr.step == 2
+    assert tr.validate_due()
+    assert [s for s, _ in tr.history.valid] == [1, 2]  # the pass after minibatch 3 is gone
+    fresh = Trainer(demo_corpus, cfg, valid_every=1)
+    fresh.run(2)
+    assert tr.history.valid == fresh.history.valid
+
+
+def test_an_interrupted_run_drops_the_passes_it_started(demo_corpus, monkeypatch):
+    tr = Trainer(demo_corpus, valid_every=3)
+    tr.run(4)
+    fast = tr._fast_path()
+    interrupt_on_call(monkeypatch, fast, "train_trusted", 5)
+    with pytest.raises(KeyboardInterrupt):
+        tr.run(10, background_validation=True)  # a pass starts after minibatch 6, then minibatch 9 is cut short
+    monkeypatch.undo()
+    assert tr.step == 4 and tr.validate_due()
+    assert [s for s, _ in tr.history.valid] == [3]
