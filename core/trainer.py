@@ -305,7 +305,7 @@ class Trainer:
         Nothing trains while a pass is owed, so it measures the weights of its
         step. Returns True when nothing is owed any more.
         """
-        if not self._collect_validations(deadline):
+        if not self.collect_validations(deadline):
             return False
         if self.validation_due is None:
             return True
@@ -327,18 +327,12 @@ class Trainer:
         """True while a validation pass is owed or still being computed on the other thread."""
         return self.validation_due is not None or bool(self._pending)
 
-    def collect_validations(self) -> bool:
-        """Record the validation passes finished on the other thread (in step order); True if any was."""
-        recorded = False
-        while self._pending and self._pending[0][1].done():
-            step, future = self._pending.pop(0)
-            self.history.valid.append((step, future.result()))
-            recorded = True
-        return recorded
+    def collect_validations(self, deadline: float | None = 0.0) -> bool:
+        """Record the validation passes finished on the other thread, in step order; True when none is left.
 
-    def _collect_validations(self, deadline: float | None) -> bool:
-        """Record the passes in progress on the other thread, waiting for them until ``deadline``
-        (without one: until they are all done). True when none is left."""
+        Waits for the next one until ``deadline`` (a ``time.perf_counter()``
+        value; None: until every pass is done; the default, 0: not at all).
+        """
         while self._pending:
             step, future = self._pending[0]
             timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
@@ -374,8 +368,8 @@ class Trainer:
 
     def _forget_pending_after(self, step: int) -> None:
         """Drop the passes in progress for weights after ``step`` minibatches (a roll-back or an interruption)."""
-        for _, future in self._pending:
-            if _ > step:
+        for s, future in self._pending:
+            if s > step:
                 future.cancel()
         self._pending = [(s, f) for s, f in self._pending if s <= step]
 

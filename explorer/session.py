@@ -93,7 +93,7 @@ class Session(QObject):
         # without and with weights_changed.
         self._redraw_cost = {False: 0.0, True: 0.0}
         self._announced: tuple[float, float, bool] | None = None  # (end of the announcing tick, handler seconds, weights)
-        self._prepare_timer = QTimer(self)  # once the event loop is idle: the first minibatch's data, see _prepare
+        self._prepare_timer = QTimer(self)  # shortly after the first frame: the first minibatch's data, see _prepare
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._prepare)
         self._prepare_timer.start(PREPARE_DELAY_MS)
