@@ -21,10 +21,11 @@ What makes it fast (the measurements are in BENCHMARKS.md):
   long as every row's Σ exp stays within [1e-30, 1e30], which one look at the
   100 row sums confirms. A minibatch outside that range (logits beyond about
   ±69, which a diverging run reaches) is computed again with the shift.
-* ``train_trusted`` trusts its inputs (contiguous word indices already checked against
-  the vocabulary, and ``np.errstate(over="ignore")`` set by the caller):
-  ``Trainer.run`` prepares each epoch's indices once and sets the error state
-  once per run; ``train_batch`` checks and converts for any other caller.
+* ``train_trusted`` trusts its inputs (contiguous word indices already
+  checked against the vocabulary, and ``np.errstate(over="ignore")`` set by
+  the caller): ``Trainer.run`` prepares each epoch's indices once and sets
+  the error state once per run; ``train_batch`` checks and converts for any
+  other caller.
 * The learning rate is folded into the output error: the backward pass starts
   from ``−η·dz_o = −η·(p − Y)/N``, so every "gradient" it produces is already
   the step ``−η·∇`` that the update adds (``v ← μ·v − η·∇``).
