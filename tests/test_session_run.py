@@ -82,3 +82,31 @@ def test_a_divergence_in_run_mode_still_records_the_passes_before_it(demo_corpus
         assert [s for s, _ in session.trainer.history.valid] == [1, 2]
     finally:
         session.shutdown()
+
+
+def test_start_pause_reset_in_quick_succession_keep_the_validation_history_in_order(demo_corpus, qtbot):
+    """Passes in progress on the other thread when run mode pauses, restarts or the network is reset:
+    each is recorded once, in step order, for the weights of its step, or dropped with its network."""
+    from core.trainer import Trainer
+    from explorer.session import Session
+
+    session = Session(demo_corpus, trainer=Trainer(demo_corpus, valid_every=3))
+    try:
+        for _ in range(6):
+            session.start()
+            start = session.trainer.step
+            qtbot.waitUntil(lambda: session.trainer.step >= start + 8, timeout=20_000)
+            session.pause()
+        qtbot.waitUntil(lambda: not session.trainer.validation_owed, timeout=10_000)
+        steps = [s for s, _ in session.trainer.history.valid]
+        assert steps == sorted(set(steps)) and len(steps) >= 6 * 8 // 3 - 6
+        headless = Trainer(demo_corpus, valid_every=3)
+        headless.run(session.trainer.step)
+        assert session.trainer.history.valid == headless.history.valid
+
+        session.start()
+        qtbot.waitUntil(lambda: session.trainer.validation_owed or session.trainer.step > 40, timeout=20_000)
+        session.reset()  # a new network while a pass may be in progress: it goes with the old trainer
+        assert session.trainer.history.valid == [] and not session.trainer.validation_owed
+    finally:
+        session.shutdown()
