@@ -228,6 +228,7 @@ def _interactive(window) -> int:
 
     app = ensure_app()
     install_error_handler()
+    window.restore_layout()
     window.show()
     # Ctrl+C in the terminal closes the window (asking about unsaved training). Python
     # handles signals only between bytecodes, so a timer lets it run now and then.

@@ -14,9 +14,11 @@ letters and Space give way to a focused text field, the F-keys always work.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+import platformdirs
+from PySide6.QtCore import QByteArray, QEvent, QRectF, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter, QPen, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -49,6 +51,17 @@ from .panels.predictions_view import PredictionsView
 
 # Every panel of the window, in one place: (attribute of the window and key of
 # ``window.panels`` / ``window.docks``, class, dock title shown in the View menu).
+SETTINGS_ENV = "BACKPROP_EXPLORER_SETTINGS"  # a folder for the window's settings instead of the user's
+LAYOUT_VERSION = 1  # of the saved dock layout: a layout saved by another version is not restored
+
+
+def settings_path() -> Path:
+    """Where the window remembers its size and panel layout between runs (an INI file)."""
+    root = os.environ.get(SETTINGS_ENV)
+    folder = Path(root) if root else Path(platformdirs.user_config_dir("backprop-explorer", appauthor=False))
+    return folder / "window.ini"
+
+
 PANELS = (
     ("network_view", NetworkView, "Network"),
     ("matrix_view", MatrixView, "Matrices"),
@@ -180,6 +193,9 @@ class MainWindow(QMainWindow):
         self.ask_yes_no = _ask_yes_no
         self.ask_save_path = _ask_save_path
         self.confirm_on_close = True
+        # The interactive app remembers the window's size and layout (restore_layout, and on closing);
+        # windows for scripts, screenshots and tests leave the saved layout alone.
+        self.remember_layout = False
         self.checkpoint_path: Path | None = None
         self.download_prefix: str | None = None  # a mirror for the download (tests use a local one)
         self.download_dest: str | None = None
@@ -757,12 +773,44 @@ class MainWindow(QMainWindow):
             self._sized = True
             self._size_docks()
 
+    # ---- the layout between runs -----------------------------------------------------------------------------
+    def restore_layout(self) -> bool:
+        """Size, position and panel layout as the last run left them; False (and the default) if none was saved
+        or it does not fit this version of the window."""
+        self.remember_layout = True
+        settings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
+        geometry, state = settings.value("window/geometry"), settings.value("window/state")
+        if not isinstance(geometry, QByteArray) or not isinstance(state, QByteArray):
+            return False
+        if not self.restoreGeometry(geometry):
+            return False
+        if not self.restoreState(state, LAYOUT_VERSION):
+            self.resize(self._initial_size())
+            return False
+        self._sized = True  # the saved dock sizes, not the default proportions
+        return True
+
+    def save_layout(self) -> bool:
+        """Remember the size, position and panel layout for the next run; False if the file cannot be written."""
+        path = settings_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        settings = QSettings(str(path), QSettings.Format.IniFormat)
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        settings.sync()
+        return settings.status() == QSettings.Status.NoError
+
     # ---- closing --------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         self.session.pause()
         if self.confirm_on_close and not self.maybe_discard("closing"):
             event.ignore()
             return
+        if self.remember_layout:
+            self.save_layout()  # nothing to tell if it fails: the next start simply has the default layout
         self.shutdown()
         event.accept()
 

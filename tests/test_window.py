@@ -603,3 +603,66 @@ def test_run_mode_fills_the_loss_curve_and_changes_the_weights(shown_window, qtb
     np.testing.assert_array_equal(np.asarray(y), s.trainer.history.train_ce)
     assert not np.array_equal(before, s.model.params["W_o"])
     assert np.isfinite(s.model.params["W_o"]).all()
+
+
+# ---- the layout between runs ----------------------------------------------------------------------------------
+
+
+def test_the_window_remembers_its_size_and_panels_between_runs(qtbot, demo_corpus, monkeypatch, tmp_path):
+    from explorer.main_window import settings_path
+
+    monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(tmp_path))
+    first = create_window(corpus=demo_corpus)
+    qtbot.addWidget(first)
+    assert not first.restore_layout()  # nothing saved yet: the default layout
+    first.confirm_on_close = False
+    first.resize(760, 720)  # within the offscreen screen (800×800): restoring fits a window to its screen
+    first.show()
+    qtbot.waitExposed(first)
+    first.docks["embedding_map_view"].raise_()  # the tab behind the predictions, brought to the front
+    first.docks["gradcheck_view"].close()  # a panel the user closed
+    qtbot.waitUntil(lambda: first.docks["gradcheck_view"].isHidden())
+    first.close()
+    assert settings_path().is_file() and settings_path().parent == tmp_path
+
+    second = create_window(corpus=demo_corpus)
+    qtbot.addWidget(second)
+    assert second.restore_layout()
+    second.confirm_on_close = False
+    second.show()
+    qtbot.waitExposed(second)
+    assert (second.width(), second.height()) == (760, 720)
+    assert second.docks["gradcheck_view"].isHidden()
+    assert not second.docks["embedding_map_view"].visibleRegion().isEmpty()
+    assert second.docks["predictions_view"].visibleRegion().isEmpty()  # behind it, as left
+    assert action(second, "action_reset_layout") is not None
+    action(second, "action_reset_layout").trigger()  # View ▸ Reset layout: every panel back
+    assert not second.docks["gradcheck_view"].isHidden()
+    second.close()
+
+
+def test_a_damaged_layout_file_gives_the_default_layout(qtbot, demo_corpus, monkeypatch, tmp_path):
+    from explorer.main_window import settings_path
+
+    monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(tmp_path))
+    settings_path().write_bytes(b"[window]\ngeometry=@ByteArray(\\x1\\x2garbage)\nstate=not a state\n\x00\xff")
+    w = create_window(corpus=demo_corpus)
+    qtbot.addWidget(w)
+    assert not w.restore_layout()
+    w.show()
+    qtbot.waitExposed(w)
+    assert all(not dock.isHidden() for dock in w.docks.values())
+    w.shutdown()
+
+
+def test_windows_for_scripts_and_screenshots_leave_the_saved_layout_alone(qtbot, demo_corpus, monkeypatch, tmp_path):
+    from explorer.main_window import settings_path
+
+    monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(tmp_path))
+    w = create_window(corpus=demo_corpus)
+    qtbot.addWidget(w)
+    w.confirm_on_close = False
+    w.show()
+    qtbot.waitExposed(w)
+    w.close()
+    assert not settings_path().exists()
