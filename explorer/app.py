@@ -12,7 +12,6 @@ otherwise it prints one line saying what to do and returns 1.
 
 from __future__ import annotations
 
-import ctypes.util
 import os
 import sys
 from pathlib import Path
@@ -139,8 +138,11 @@ def create_window(data=None, model=None, corpus=None, config=None):
 
 def missing_xcb_packages(find_library=None) -> list[str]:
     """Debian packages of the X11 plugin's libraries that cannot be found (empty when all are there)."""
-    find = find_library or ctypes.util.find_library
-    return [package for lib, package in XCB_LIBRARIES if not find(lib)]
+    if find_library is None:
+        import ctypes.util  # here, not at start-up: only a check of the X11 libraries needs it
+
+        find_library = ctypes.util.find_library
+    return [package for lib, package in XCB_LIBRARIES if not find_library(lib)]
 
 
 def display_problem(environ=None, platform: str | None = None, find_library=None) -> str | None:
