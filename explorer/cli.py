@@ -178,7 +178,13 @@ def _cmd_train(args, out) -> int:
             done = 0
             next_log = log_every
             while done < per_epoch:
-                done += trainer.run(min(report_every, per_epoch - done))
+                # Validation passes run on a second thread while training goes on; the epoch's last one is
+                # waited for, for the epoch's summary line.
+                done += trainer.run(min(report_every, per_epoch - done), background_validation=True)
+                if done >= per_epoch:
+                    trainer.validate_due()
+                else:
+                    trainer.collect_validations()
                 recent = trainer.history.train_ce[-report_every:]
                 width = len(str(per_epoch))
                 for step, ce in trainer.history.valid[n_valid:]:
@@ -204,6 +210,8 @@ def _cmd_train(args, out) -> int:
         if tty:
             say("")
         raise
+    finally:
+        trainer.close()  # the validation thread
     elapsed = time.perf_counter() - start
     # As in the original exercise: the training CE is the mean over the last epoch's minibatches.
     train_ce = float(trainer.history.train_ce[-per_epoch:].mean())

@@ -68,6 +68,22 @@ def test_the_checkpoint_holds_the_run(trained, demo_corpus):
     assert final_value(out, "Validation") < 4.8
 
 
+def test_the_validation_passes_run_beside_training_give_a_plain_runs_values(trained, demo_corpus):
+    """`train` evaluates the validation set on a second thread while it trains: the printed lines and the
+    checkpoint's history are those of a trainer that validates inline."""
+    from core.trainer import Trainer
+
+    _, out, _, path = trained
+    plain = Trainer(demo_corpus)
+    plain.run(222)
+    assert checkpoint.load(path, vocab=demo_corpus.vocab).history.valid == plain.history.valid
+    printed = [
+        (int(m.group(1)), float(m.group(2)))
+        for m in re.finditer(r"batch +(\d+)/222  Validation CE (\d\.\d{3})$", out, re.M)
+    ]
+    assert printed == [(step, round(ce, 3)) for step, ce in plain.history.valid]
+
+
 def test_predict_nearest_distance_read_the_checkpoint(trained, capsys):
     path = trained[3]
     model = checkpoint.load(path).build_model()
