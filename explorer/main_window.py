@@ -49,8 +49,8 @@ from .panels.network_view import NetworkView
 from .panels.predictions_view import PredictionsView
 
 
-# Every panel of the window, in one place: (attribute of the window and key of
-# ``window.panels`` / ``window.docks``, class, dock title shown in the View menu).
+# Panels that start in a tab behind another: built the first time they are shown or used, not at start-up.
+DEFERRED_PANELS = ("embedding_grad_view", "embedding_map_view", "gradcheck_view")
 SETTINGS_ENV = "BACKPROP_EXPLORER_SETTINGS"  # a folder for the window's settings instead of the user's
 LAYOUT_VERSION = 1  # of the saved dock layout: a layout saved by another version is not restored
 
@@ -62,6 +62,19 @@ def settings_path() -> Path:
     return folder / "window.ini"
 
 
+class _Panels(dict):
+    """The window's panels by attribute name; looking up a deferred one builds it."""
+
+    def __init__(self, window):
+        super().__init__()
+        self._window = window
+
+    def __missing__(self, attr: str):
+        return self._window.panel(attr)
+
+
+# Every panel of the window, in one place: (attribute of the window and key of
+# ``window.panels`` / ``window.docks``, class, dock title shown in the View menu).
 PANELS = (
     ("network_view", NetworkView, "Network"),
     ("matrix_view", MatrixView, "Matrices"),
@@ -292,28 +305,72 @@ class MainWindow(QMainWindow):
         self._action("action_reset_layout", "Reset layout", self._arrange_docks, (), "Put every panel back in place")
 
     def _make_panels(self) -> None:
-        self.panels: dict[str, QWidget] = {}
+        self.panels = _Panels(self)  # attr → panel; a deferred panel is built on its first look-up
         self.docks: dict[str, QDockWidget] = {}
+        self._deferred: dict[str, type] = {}
         for attr, cls, title in PANELS:
-            widget = cls(self.session)
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{attr}")
-            # A scroll area lets a dock be smaller than its panel's minimum size (small
-            # screens, many panels side by side); the network diagram shrinks by itself.
-            dock.setWidget(widget if attr == "network_view" else PanelScroll(widget, f"scroll_{attr}"))
             dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-            dock.visibilityChanged.connect(lambda visible, w=widget: visible and self._brought_forward(w))
-            self.panels[attr] = widget
             self.docks[attr] = dock
-            setattr(self, attr, widget)
+            if attr in DEFERRED_PANELS:
+                self._deferred[attr] = cls
+                dock.setWidget(QWidget())  # a stand-in until the panel is first shown or used
+                dock.visibilityChanged.connect(lambda visible, a=attr: visible and self.panel(a))
+            else:
+                self._install_panel(attr, cls(self.session))
 
-        # The few connections between panels, all made here.
+        # The few connections between panels, all made here (and in _install_panel for deferred ones).
         self.network_view.layer_clicked.connect(self.matrix_view.show_layer)
         self.network_view.layer_clicked.connect(lambda _layer: self.docks["matrix_view"].raise_())
-        for source in (self.matrix_view, self.embedding_grad_view):
-            source.entry_clicked.connect(self._check_gradient_entry)
+        self.matrix_view.entry_clicked.connect(self._check_gradient_entry)
         self.hyperparams_view.confirm = self.maybe_discard
-        self.embedding_grad_view.confirm = self.maybe_discard
+
+    def _install_panel(self, attr: str, widget: QWidget) -> None:
+        dock = self.docks[attr]
+        # A scroll area lets a dock be smaller than its panel's minimum size (small
+        # screens, many panels side by side); the network diagram shrinks by itself.
+        dock.setWidget(widget if attr == "network_view" else PanelScroll(widget, f"scroll_{attr}"))
+        dock.visibilityChanged.connect(lambda visible, w=widget: visible and self._brought_forward(w))
+        dict.__setitem__(self.panels, attr, widget)
+        setattr(self, attr, widget)
+        if attr == "embedding_grad_view":
+            widget.entry_clicked.connect(self._check_gradient_entry)
+            widget.confirm = self.maybe_discard
+
+    def panel(self, attr: str) -> QWidget:
+        """The panel ``attr``; one of ``DEFERRED_PANELS`` is built now if it was not yet."""
+        widget = dict.get(self.panels, attr)
+        if widget is None:
+            widget = self._deferred.pop(attr)(self.session)
+            self._install_panel(attr, widget)
+            if not self.docks[attr].visibleRegion().isEmpty():
+                self._brought_forward(widget)
+        return widget
+
+    def __getattr__(self, name: str):
+        """``window.gradcheck_view`` and the other deferred panels: built on first use."""
+        try:
+            deferred = object.__getattribute__(self, "_deferred")
+        except AttributeError:
+            raise AttributeError(name) from None
+        if name in deferred:
+            return self.panel(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _fill_export_menu(self, build: bool) -> None:
+        """File ▸ Export: what every panel can export (a matrix, a plot: its ``export_actions()``), then a
+        picture of the window. ``build``: build the deferred panels first (when the menu opens; at start-up
+        the menu lists the panels built so far)."""
+        menu = self.export_menu
+        menu.clear()
+        panels = [self.panel(a) for a, _cls, _title in PANELS] if build else self.panels.values()
+        exports = [a for w in panels if hasattr(w, "export_actions") for a in w.export_actions()]
+        for a in exports:
+            menu.addAction(a)
+        if exports:
+            menu.addSeparator()
+        menu.addAction(self.action_save_picture)
 
     def _check_gradient_entry(self, name: str, index) -> None:
         """A click on a matrix entry: check that gradient entry against finite differences."""
@@ -402,14 +459,9 @@ class MainWindow(QMainWindow):
         file.addAction(self.action_open_checkpoint)
         file.addAction(self.action_save)
         file.addAction(self.action_save_as)
-        # Panels that can export (a matrix, a plot) offer QActions through ``export_actions()``.
-        exports = [a for w in self.panels.values() if hasattr(w, "export_actions") for a in w.export_actions()]
-        export_menu = file.addMenu("&Export")
-        for a in exports:
-            export_menu.addAction(a)
-        if exports:
-            export_menu.addSeparator()
-        export_menu.addAction(self.action_save_picture)
+        self.export_menu = file.addMenu("&Export")
+        self.export_menu.aboutToShow.connect(lambda: self._fill_export_menu(build=True))
+        self._fill_export_menu(build=False)
         file.addSeparator()
         file.addAction(self.action_quit)
 

@@ -47,7 +47,10 @@ def test_the_window_offers_every_export_and_the_plots_save_as_png(qtbot, demo_co
     w.session.run_batches(30)
     file_menu = [m for m in w.menuBar().actions() if m.text() == "&File"][0].menu()
     export_menu = [a for a in file_menu.actions() if a.text() == "&Export"][0].menu()
+    export_menu.popup(w.mapToGlobal(w.rect().center()))  # opening the menu lists every panel's exports
+    qtbot.waitUntil(export_menu.isVisible)
     texts = [a.text() for a in export_menu.actions()]
+    export_menu.close()
     assert any("matrix" in t for t in texts) and any("loss plot" in t for t in texts)
     assert any("embedding map" in t for t in texts) and any("picture of the window" in t for t in texts)
     for view, name in ((w.loss_view, "loss"), (w.embedding_map_view, "map")):

@@ -633,8 +633,9 @@ def test_the_window_remembers_its_size_and_panels_between_runs(qtbot, demo_corpu
     qtbot.waitExposed(second)
     assert (second.width(), second.height()) == (760, 720)
     assert second.docks["gradcheck_view"].isHidden()
-    assert not second.docks["embedding_map_view"].visibleRegion().isEmpty()
-    assert second.docks["predictions_view"].visibleRegion().isEmpty()  # behind it, as left
+    # the map's tab in front, as left (its panel is built as it comes into view: wait for that layout)
+    qtbot.waitUntil(lambda: not second.docks["embedding_map_view"].visibleRegion().isEmpty())
+    assert second.docks["predictions_view"].visibleRegion().isEmpty()  # behind it
     assert action(second, "action_reset_layout") is not None
     action(second, "action_reset_layout").trigger()  # View ▸ Reset layout: every panel back
     assert not second.docks["gradcheck_view"].isHidden()
@@ -666,3 +667,26 @@ def test_windows_for_scripts_and_screenshots_leave_the_saved_layout_alone(qtbot,
     qtbot.waitExposed(w)
     w.close()
     assert not settings_path().exists()
+
+
+def test_panels_behind_a_tab_are_built_when_first_shown_or_used(qtbot, demo_corpus):
+    from explorer.main_window import DEFERRED_PANELS
+    from explorer.panels.embedding_map_view import EmbeddingMapView
+
+    w = create_window(corpus=demo_corpus)
+    qtbot.addWidget(w)
+    built = lambda: set(dict(w.panels))  # noqa: E731  (dict() does not build anything)
+    assert not built() & set(DEFERRED_PANELS)  # not at start-up
+    w.resize(1600, 1000)
+    w.show()
+    qtbot.waitExposed(w)
+    assert not built() & set(DEFERRED_PANELS)  # still behind their tabs
+    w.docks["embedding_map_view"].raise_()  # its tab comes forward
+    qtbot.waitUntil(lambda: "embedding_map_view" in built())
+    assert isinstance(w.docks["embedding_map_view"].widget().widget(), EmbeddingMapView)
+    # Built later, a panel shows the state it missed: the embedding-gradient stage stepped to while unbuilt.
+    for _ in range(13):
+        w.action_step_stage.trigger()
+    assert w.session.stage.name == "embedding_gradient" and "embedding_grad_view" not in built()
+    assert w.embedding_grad_view.showing and w.embedding_grad_view.stage is w.session.stage
+    w.shutdown()
