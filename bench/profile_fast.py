@@ -18,7 +18,6 @@ gradient (the scatter-add of η·de into dW_emb) on real minibatches:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
@@ -44,10 +43,9 @@ def main(argv=None) -> int:
     import numpy as np
 
     if args.fast_module:  # must happen before core.trainer imports core.fast
-        spec = importlib.util.spec_from_file_location("core.fast", args.fast_module)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["core.fast"] = module
-        spec.loader.exec_module(module)
+        from _common import use_fast_module
+
+        use_fast_module(args.fast_module)
 
     from pyinstrument import Profiler
 

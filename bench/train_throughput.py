@@ -71,12 +71,9 @@ def main(argv=None) -> int:
     import numpy as np
 
     if args.fast_module:  # before core.trainer imports core.fast
-        import importlib.util
+        from _common import use_fast_module
 
-        spec = importlib.util.spec_from_file_location("core.fast", args.fast_module)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["core.fast"] = module
-        spec.loader.exec_module(module)
+        use_fast_module(args.fast_module)
 
     import reference_numpy
     import reference_torch
