@@ -28,6 +28,7 @@ timer, so the event loop is never blocked for more than one chunk:
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -57,7 +58,7 @@ class Session(QObject):
     diverged = Signal(str)
     # Epoch, batch, speed or corpus changed (for the status bar).
     status_changed = Signal()
-    # Unsaved training appeared (True) or was saved / discarded (False).
+    # Unsaved training of the user's appeared (True) or was saved / discarded (False); see ``dirty``.
     dirty_changed = Signal(bool)
     # A one-line message for the user (errors the session caught, notes).
     message = Signal(str)
@@ -80,6 +81,7 @@ class Session(QObject):
         self._stage: Stage | None = None
         self.examples_per_second = 0.0
         self._dirty = False
+        self._incidental = 0  # > 0 inside ``incidental()``: training then does not make the session dirty
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._on_tick)
@@ -137,7 +139,23 @@ class Session(QObject):
 
     @property
     def dirty(self) -> bool:
+        """True when training the user did (stepping, run mode, ``run_batches``) is not saved in a file.
+
+        Minibatches the application trains by itself on the way to something it
+        shows (inside ``incidental()``: the teaching batch) do not make it True:
+        losing them loses nothing the user did, so nobody is asked to save them.
+        They do stay in the weights, and are saved with the user's training.
+        """
         return self._dirty
+
+    @contextmanager
+    def incidental(self):
+        """Training inside this block is the application's own: it does not by itself make ``dirty`` True."""
+        self._incidental += 1
+        try:
+            yield
+        finally:
+            self._incidental -= 1
 
     def next_stage_text(self) -> tuple[int, str]:
         """(index, title) of the stage the next step computes."""
@@ -170,7 +188,7 @@ class Session(QObject):
         self.tensors.update(stage.arrays)
         self._stage = stage
         if stage.index == N_STAGES - 1:
-            self._set_dirty(True)
+            self._trained()
             self.weights_changed.emit()
             self.history_changed.emit()
             self.status_changed.emit()
@@ -284,7 +302,7 @@ class Session(QObject):
             self._stop_timer()
             raise
         if ran:
-            self._set_dirty(True)
+            self._trained()
         end = time.perf_counter()
         self._speed_window.append((end, self._trainer.step))
         while len(self._speed_window) > 2 and end - self._speed_window[0][0] > 1.0:
@@ -331,7 +349,7 @@ class Session(QObject):
             return 0
         elapsed = time.perf_counter() - start
         if ran:
-            self._set_dirty(True)
+            self._trained()
             if elapsed > 0:
                 self.examples_per_second = ran * self.config.batch_size / elapsed
         self._between_minibatches()
@@ -412,6 +430,11 @@ class Session(QObject):
             self._trainer.current_batch()
         except ExplorerError as err:
             self.message.emit(str(err))
+
+    def _trained(self) -> None:
+        """Minibatches were trained: the user's unsaved training, unless the application did it (``incidental``)."""
+        if not self._incidental:
+            self._set_dirty(True)
 
     def _set_dirty(self, value: bool) -> None:
         if value != self._dirty:

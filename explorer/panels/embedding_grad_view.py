@@ -606,9 +606,14 @@ class EmbeddingGradView(QWidget):
         Asks first (``confirm``) when a new network would discard unsaved
         training. The minibatches passed over on the way are trained (on the
         fast path), exactly as if the learner had stepped through them; the
-        message says how many. Returns True when a minibatch with a repeated
-        word is on screen.
+        message says how many. They are the application's own training
+        (``Session.incidental``): they alone never make anyone asked to save.
+        Returns True when a minibatch with a repeated word is on screen.
         """
+        with self.session.incidental():
+            return self._teaching_batch()
+
+    def _teaching_batch(self) -> bool:
         s = self.session
         try:
             if s.config.batch_size != TEACHING_BATCH_SIZE:
