@@ -226,12 +226,15 @@ def _interactive(window) -> int:
 
     from PySide6.QtCore import QTimer
 
-    from .errors import install_error_handler
+    from .errors import disable_crash_log, enable_crash_log, install_error_handler
 
     app = ensure_app()
     install_error_handler()
+    enable_crash_log()  # a crash no handler sees still leaves a trace in the log folder
     window.restore_layout()
+    window.enable_autosave()
     window.show()
+    QTimer.singleShot(0, window.offer_restore)  # once the window is on screen: training a crash left unsaved
     # Ctrl+C in the terminal closes the window (asking about unsaved training). Python
     # handles signals only between bytecodes, so a timer lets it run now and then.
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())
@@ -244,6 +247,7 @@ def _interactive(window) -> int:
         wake.stop()
         signal.signal(signal.SIGINT, previous)
         window.shutdown()
+        disable_crash_log()
     return int(status)
 
 

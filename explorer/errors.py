@@ -9,11 +9,19 @@ one clear line and the log's path. The application keeps running.
 
 The log folder is ``$BACKPROP_EXPLORER_LOGS`` when set (tests use it), else
 ``platformdirs.user_log_dir("backprop-explorer")``.
+
+A crash no Python code can catch (a segmentation fault in a library, an
+abort) is traced by ``faulthandler`` into ``crash.log`` in the same folder
+(``enable_crash_log``, at the window's start): the Python stack of every
+thread at the moment of the crash, under a line with the time and process id.
+A run that ends normally takes its line back out (``disable_crash_log``), so
+the file holds only runs that crashed.
 """
 
 from __future__ import annotations
 
 import datetime
+import faulthandler
 import os
 import sys
 import threading
@@ -25,6 +33,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 LOG_ENV = "BACKPROP_EXPLORER_LOGS"
 LOG_NAME = "backprop-explorer.log"
+CRASH_LOG_NAME = "crash.log"
 MAX_LOG_BYTES = 1_000_000  # the log is renamed to .1 when it grows past this
 
 
@@ -55,6 +64,63 @@ def write_log(text: str) -> Path | None:
         return path
     except OSError:
         return None
+
+
+_crash_log = None  # (open file, its size before this run's line, faulthandler was on before)
+
+
+def crash_log_path() -> Path:
+    return log_dir() / CRASH_LOG_NAME
+
+
+def enable_crash_log() -> Path | None:
+    """Trace a hard crash of this process into ``crash.log``; returns its path, or None if it cannot be written."""
+    global _crash_log
+    if _crash_log is not None:
+        return Path(_crash_log[0].name)
+    path = crash_log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > MAX_LOG_BYTES:
+            os.replace(path, path.with_name(CRASH_LOG_NAME + ".1"))
+        f = open(path, "ab")  # faulthandler writes to its descriptor directly, in bytes
+        start = f.tell()
+        stamp = datetime.datetime.now().isoformat(timespec="seconds")
+        f.write(f"==== {stamp} Backprop Explorer (process {os.getpid()}) stopped by a crash:\n".encode())
+        f.flush()
+    except OSError:
+        return None
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable(file=f, all_threads=True)
+    _crash_log = (f, start, was_enabled)
+    return path
+
+
+def disable_crash_log() -> None:
+    """The run ends normally: stop tracing, and take this run's line back out of the crash log."""
+    global _crash_log
+    if _crash_log is None:
+        return
+    f, start, was_enabled = _crash_log
+    _crash_log = None
+    faulthandler.disable()
+    if was_enabled and sys.stderr is not None:  # as it was before (``python -X faulthandler``, a test runner)
+        try:
+            faulthandler.enable(file=sys.stderr, all_threads=True)
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        f.truncate(start)
+    except OSError:
+        pass
+    finally:
+        f.close()
+    path = Path(f.name)
+    try:
+        if path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def summary_line(exc: BaseException) -> str:
@@ -166,4 +232,14 @@ def uninstall_error_handler() -> None:
         _handler = None
 
 
-__all__ = ["ErrorHandler", "install_error_handler", "uninstall_error_handler", "log_dir", "log_path", "write_log"]
+__all__ = [
+    "ErrorHandler",
+    "install_error_handler",
+    "uninstall_error_handler",
+    "log_dir",
+    "log_path",
+    "write_log",
+    "crash_log_path",
+    "enable_crash_log",
+    "disable_crash_log",
+]

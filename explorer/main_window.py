@@ -192,7 +192,13 @@ class MainWindow(QMainWindow):
 
     The questions it asks go through replaceable callables, so that tests and
     scripts can answer them: ``ask_unsaved(parent, doing) -> "save"|"discard"|"cancel"``,
-    ``ask_yes_no(parent, title, text) -> bool`` and ``ask_save_path(parent) -> str``.
+    ``ask_yes_no(parent, title, text) -> bool``, ``ask_save_path(parent) -> str`` and
+    ``ask_restore(parent, text) -> bool | None`` (True restores an autosave, False deletes it,
+    None keeps it for the next start).
+
+    Autosaving (``enable_autosave``, then ``offer_restore``) is off unless turned on:
+    the interactive app does; windows for scripts, screenshots and tests neither
+    write autosaves nor offer them. ``autosaver`` is the ``Autosaver`` or None.
     """
 
     corpus_loaded = Signal(object)  # a Corpus opened from the File menu is in use
@@ -205,6 +211,8 @@ class MainWindow(QMainWindow):
         self.ask_unsaved = dialogs.ask_unsaved
         self.ask_yes_no = _ask_yes_no
         self.ask_save_path = _ask_save_path
+        self.ask_restore = _ask_restore
+        self.autosaver = None  # an explorer.autosave.Autosaver once enable_autosave() is called
         self.confirm_on_close = True
         # The interactive app remembers the window's size and layout (restore_layout, and on closing);
         # windows for scripts, screenshots and tests leave the saved layout alone.
@@ -666,6 +674,44 @@ class MainWindow(QMainWindow):
     def _start_dir(self) -> Path:
         return self.checkpoint_path.parent if self.checkpoint_path else Path.home()
 
+    # ---- autosaves -------------------------------------------------------------------------------------
+    def enable_autosave(self, folder=None, interval: float | None = None):
+        """Autosave unsaved training into ``folder`` (default: the state folder) every ``interval`` seconds
+        (default 60) and whenever run mode pauses; returns the ``Autosaver``."""
+        from . import autosave
+
+        if self.autosaver is None:
+            saver = autosave.Autosaver(self.session, folder, interval or autosave.INTERVAL_SECONDS, self)
+            saver.saved.connect(self._on_autosaved)
+            saver.failed.connect(self._on_autosave_failed)
+            saver.restored.connect(self._on_autosave_restored)
+            saver.restore_failed.connect(lambda text: self.show_error(text, "Could not restore the autosave"))
+            self.autosaver = saver
+            self._autosave_failed = False
+        elif interval is not None:
+            self.autosaver.interval = interval
+        return self.autosaver
+
+    def offer_restore(self) -> bool:
+        """Offer the autosaves a crash left (``ask_restore``); True when one is being restored."""
+        if self.autosaver is None:
+            return False
+        return self.autosaver.offer_restore(lambda text: self.ask_restore(self, text), self.maybe_discard)
+
+    def _on_autosaved(self, _path: str, step: int) -> None:
+        self.statusBar().showMessage(f"Autosaved ({step:,} minibatches).", 4000)
+
+    def _on_autosave_failed(self, text: str) -> None:
+        if self._autosave_failed:  # said once in a dialog; afterwards in the status bar only
+            self.statusBar().showMessage(f"Autosave failed: {text}", 10_000)
+        else:
+            self._autosave_failed = True
+            self.show_error(f"Autosave failed: {text}", "Could not autosave")
+
+    def _on_autosave_restored(self, text: str) -> None:
+        self.checkpoint_path = None  # the restored training is in no file of the user's yet
+        self.statusBar().showMessage(text, 10_000)
+
     # ---- pictures -----------------------------------------------------------------------------------------------
     def save_picture(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -863,6 +909,8 @@ class MainWindow(QMainWindow):
             return
         if self.remember_layout:
             self.save_layout()  # nothing to tell if it fails: the next start simply has the default layout
+        if self.autosaver is not None:
+            self.autosaver.close(remove=True)  # a clean exit: the training was saved or discarded
         self.shutdown()
         event.accept()
 
@@ -871,6 +919,8 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
+        if self.autosaver is not None:
+            self.autosaver.close(remove=False)  # (after a clean exit, closeEvent has removed the file already)
         self.session.shutdown()
         if self.download_dialog is not None:
             self.download_dialog.wait_stopped()
@@ -880,6 +930,17 @@ class MainWindow(QMainWindow):
 
 def _ask_yes_no(parent, title: str, text: str) -> bool:
     return QMessageBox.question(parent, title, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes) == QMessageBox.Yes
+
+
+def _ask_restore(parent, text: str) -> bool | None:
+    """Restore (True) or Discard (False); None when the box was closed without an answer."""
+    box = QMessageBox(QMessageBox.Question, "Restore unsaved training?", text, QMessageBox.NoButton, parent)
+    restore = box.addButton("Restore", QMessageBox.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.DestructiveRole)
+    box.setDefaultButton(restore)
+    box.exec()
+    clicked = box.clickedButton()
+    return True if clicked is restore else False if clicked is discard else None
 
 
 def _ask_save_path(parent) -> str:

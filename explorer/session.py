@@ -397,12 +397,16 @@ class Session(QObject):
         """New weights from the seed, same hyperparameters; the history starts again."""
         self.rebuild(self.config)
 
-    def load_checkpoint(self, path) -> None:
-        """Continue from a checkpoint made for this corpus's vocabulary (raises CheckpointError)."""
+    def load_checkpoint(self, path, corpus: Corpus | None = None, *, unsaved: bool = False) -> None:
+        """Continue from a checkpoint made for the vocabulary of ``corpus`` (default: the current corpus).
+
+        Raises CheckpointError. ``unsaved``: its training is not in a file of
+        the user's (a restored autosave), so the session is dirty afterwards.
+        """
         self.pause()
-        trainer = Trainer.from_checkpoint(self.corpus, path)
+        trainer = Trainer.from_checkpoint(corpus or self.corpus, path)
         self._install(trainer)
-        self._set_dirty(False)
+        self._set_dirty(unsaved)
 
     def save_checkpoint(self, path) -> None:
         """Save (atomically); a minibatch in progress stays where it is: its weights are not yet updated."""
