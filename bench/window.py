@@ -11,8 +11,10 @@ Sub-commands (each prints its figures and the command that reproduces them):
   diagram, counted by an event filter), and window examples/s ÷ headless
   examples/s.
 * ``interaction``: one keystroke in ``prompt_input`` until the prediction
-  chart has repainted; one ``action_step_stage`` until the matrix heatmap has
-  repainted (every stage of several minibatches).
+  chart has repainted (the last letter of a phrase, and every keystroke of
+  typing the phrase, and three unknown words, into an empty prompt); one
+  ``action_step_stage`` until the matrix heatmap has repainted (every stage
+  of several minibatches).
 * ``startup``: a fresh process that runs the ``backprop-explorer`` command's
   ``main()`` with ``--data``; the time from just before the process is
   spawned to the end of the main window's first paint (median of several).
@@ -32,8 +34,14 @@ Run from the repository root:
 
     QT_QPA_PLATFORM=offscreen uv run python bench/window.py run --data ../shared/data/hinton
     QT_QPA_PLATFORM=offscreen uv run python bench/window.py interaction --data demo
+    QT_QPA_PLATFORM=offscreen uv run python bench/window.py interaction --data synthetic --vocab-size 5000
     QT_QPA_PLATFORM=offscreen uv run python bench/window.py startup
     QT_QPA_PLATFORM=offscreen uv run python bench/window.py memory --epochs 10
+
+``--data synthetic`` is a generated corpus of 8,000 different words
+(bench/synthetic_corpus.py, written to a cache folder on first use); with
+``--vocab-size`` (``run``, ``interaction``, ``memory``) a text corpus keeps its
+N most frequent words, as ``backprop-explorer train --vocab-size`` does.
 
 ``OPENBLAS_NUM_THREADS`` is passed through (it must be set before NumPy is
 imported, so set it on the command line) and printed with the figures.
@@ -56,8 +64,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hinton"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 PROBE_MS = 10  # the interval of the responsiveness probe
+# Typed into the prompt by `interaction`: three words no corpus has, so every keystroke searches for suggestions.
+JUNK = "qwzx vuyt ksszkhq"
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -97,11 +108,22 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def make_window(data: str, size=(1600, 1000)):
+def corpus_source(data: str) -> str:
+    """``synthetic`` means the generated large corpus (bench/synthetic_corpus.py), written to a cache folder."""
+    if data == "synthetic":
+        from synthetic_corpus import synthetic_corpus
+
+        return str(synthetic_corpus())
+    return data
+
+
+def make_window(data: str, size=(1600, 1000), vocab_size: int | None = None):
+    from core.corpus import DEFAULT_VOCAB_SIZE, load_source
     from explorer.app import create_window, ensure_app
 
     app = ensure_app()
-    window = create_window(data=data)
+    corpus = load_source(corpus_source(data), vocab_size or DEFAULT_VOCAB_SIZE)
+    window = create_window(corpus=corpus)
     window.confirm_on_close = False
     window.resize(*size)
     window.show()
@@ -242,7 +264,7 @@ def cmd_run(args) -> None:
 
     from core.trainer import Trainer
 
-    app, window = make_window(args.data)
+    app, window = make_window(args.data, vocab_size=args.vocab_size)
     s = window.session
     if args.weights_hz:
         s.weights_hz = args.weights_hz
@@ -323,10 +345,21 @@ def cmd_run(args) -> None:
 # ---- interaction ---------------------------------------------------------------------------------
 
 
+def common_phrase(session) -> str:
+    """"life in the" (or another example phrase the vocabulary has), else the training set's most common context."""
+    import numpy as np
+
+    for phrase in ("life in the", "i want to", "the dog is"):
+        if all(w in session.model.index for w in phrase.split()):
+            return phrase
+    ctx, counts = np.unique(session.corpus.train[:, :3], axis=0, return_counts=True)
+    return " ".join(session.vocab[i] for i in ctx[int(np.argmax(counts))])
+
+
 def cmd_interaction(args) -> None:
     from PySide6.QtTest import QTest
 
-    app, window = make_window(args.data)
+    app, window = make_window(args.data, vocab_size=args.vocab_size)
     settle(500)
     s = window.session
     pv = window.predictions_view
@@ -334,21 +367,39 @@ def cmd_interaction(args) -> None:
     prompt.setFocus()
     # ---- keystroke to repainted predictions
     chart_waiter = PaintWaiter(pv.chart)
-    words = [w for w in ("life in the", "i want to", "the dog is") if all(x in s.model.index for x in w.split())]
-    phrase = words[0] if words else " ".join(s.vocab[:3])
-    keys = []
+    phrase = common_phrase(s)
+
+    def key(ch: str) -> float:
+        chart_waiter.arm()
+        t0 = time.perf_counter()
+        QTest.keyClick(prompt, ch)
+        t1 = chart_waiter.wait()
+        if t1 is None:
+            raise SystemExit(f"the prediction chart did not repaint after typing {ch!r} into {prompt.text()!r}")
+        return (t1 - t0) * 1000
+
+    keys = []  # the last letter of the phrase: a cut-short word becomes a vocabulary word
     for i in range(args.repeats):
         prompt.setText(phrase[:-1])  # the last word cut short: not a vocabulary word (or another one)
         prompt.setCursorPosition(len(prompt.text()))
         settle(20)
-        chart_waiter.arm()
-        t0 = time.perf_counter()
-        QTest.keyClick(prompt, phrase[-1])
-        t1 = chart_waiter.wait()
-        if t1 is None:
-            raise SystemExit("the prediction chart did not repaint after a keystroke")
+        keys.append(key(phrase[-1]))
         assert pv.context_words() == tuple(phrase.lower().split()[-3:]), pv.status_text()
-        keys.append((t1 - t0) * 1000)
+    def type_out(text: str, rounds: int) -> list[float]:
+        """Every keystroke of typing ``text`` into an empty prompt (hints, unknown prefixes, completion)."""
+        times = []
+        for _ in range(rounds):
+            prompt.clear()
+            settle(20)
+            for ch in text:
+                times.append(key(ch))
+            pv._completer.popup().hide()
+        return times
+
+    typed = type_out(phrase, max(1, args.repeats // 10))
+    assert pv.context_words() == tuple(phrase.lower().split()[-3:]), pv.status_text()
+    junk = type_out(JUNK, max(1, args.repeats // 10))  # words the vocabulary lacks: the suggestions are searched
+    assert pv.context_words() is None, pv.status_text()
     # ---- one stage step to repainted matrix view
     heat_waiter = PaintWaiter(window.matrix_view.heatmap.plot_widget.viewport())
     table_waiter = PaintWaiter(window.matrix_view.heatmap.table.viewport())
@@ -376,8 +427,13 @@ def cmd_interaction(args) -> None:
     slow = sorted(((statistics.median(v), k) for k, v in per_stage.items()), reverse=True)[:3]
     print(f"Window, interaction: {s.corpus.name}")
     print(f"  {context_line(args)}")
+    print(f"  Vocabulary {s.corpus.vocab_size:,} words; the phrase {phrase!r}; a {s.config.batch_size}-example minibatch")
     print(f"  keystroke in prompt_input → prediction chart repainted: median {statistics.median(keys):.1f} ms · "
-          f"p90 {pct(keys, 90):.1f} ms · worst {max(keys):.1f} ms ({len(keys)} keystrokes)")
+          f"p90 {pct(keys, 90):.1f} ms · worst {max(keys):.1f} ms ({len(keys)} keystrokes completing the last word)")
+    print(f"  typing the phrase from an empty prompt, every keystroke: median {statistics.median(typed):.1f} ms · "
+          f"p90 {pct(typed, 90):.1f} ms · worst {max(typed):.1f} ms ({len(typed)} keystrokes)")
+    print(f"  typing {JUNK!r} (unknown words) from an empty prompt: median {statistics.median(junk):.1f} ms · "
+          f"p90 {pct(junk, 90):.1f} ms · worst {max(junk):.1f} ms ({len(junk)} keystrokes)")
     print(f"  action_step_stage → matrix view repainted: median {statistics.median(steps):.1f} ms · "
           f"p90 {pct(steps, 90):.1f} ms · worst {max(steps):.1f} ms ({len(steps)} stages); slowest stages: "
           + ", ".join(f"{k} {m:.1f} ms" for m, k in slow))
@@ -446,7 +502,7 @@ def cmd_startup(args) -> None:
 def cmd_memory(args) -> None:
     import numpy as np
 
-    app, window = make_window(args.data)
+    app, window = make_window(args.data, vocab_size=args.vocab_size)
     settle(500)
     s = window.session
     per_epoch = s.trainer.batches_per_epoch
@@ -484,13 +540,16 @@ def main(argv=None) -> None:
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("run", "interaction", "startup", "memory"):
         q = sub.add_parser(name)
-        q.add_argument("--data", default=str(DEFAULT_DATA), help="corpus: a Hinton folder, demo, ... (default: %(default)s)")
+        q.add_argument("--data", default=str(DEFAULT_DATA), help="corpus: a Hinton folder, demo, a text file, or synthetic (a generated corpus of 8,000 "
+                       "different words, bench/synthetic_corpus.py) (default: %(default)s)")
         if name == "run":
             q.add_argument("--batches", type=int, default=3000, help="minibatches in the window (default 3000)")
             q.add_argument("--rounds", type=int, default=3, help="turns window/headless (default 3)")
             q.add_argument("--warmup", type=int, default=100, help="minibatches before measuring (default 100)")
             q.add_argument("--weights-hz", type=float, help="the session's weights_hz (default: the app's)")
             q.add_argument("--redraw-hz", type=float, help="the session's redraw_hz (default: the app's)")
+        if name in ("run", "interaction", "memory"):
+            q.add_argument("--vocab-size", type=int, help="for a text corpus: the most frequent N words (default 250)")
         if name == "interaction":
             q.add_argument("--repeats", type=int, default=30, help="keystrokes (default 30)")
             q.add_argument("--minibatches", type=int, default=3, help="minibatches stepped stage by stage (default 3)")
