@@ -15,7 +15,7 @@ same names, and the momentum velocities in ``model.velocity``.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -23,6 +23,8 @@ import numpy as np
 
 from .errors import ConfigError, InputError, UnknownWordError
 from .layers import ACTIVATIONS, Embedding, Linear, SoftmaxCrossEntropy, make_rng
+from .ranking import bottom_k, top_k
+from .spelling import Speller
 
 CONTEXT = 3  # words in, one word out
 PARAM_NAMES = ("W_emb", "W_h", "b_h", "W_o", "b_o")
@@ -211,10 +213,13 @@ class FourGramModel:
 
     # ---- words -----------------------------------------------------------------
     def suggest(self, word: str, k: int = 3) -> list[str]:
-        """Vocabulary words spelt most like ``word``."""
-        return difflib.get_close_matches(word.lower(), self.vocab, n=k, cutoff=0.5) or difflib.get_close_matches(
-            word.lower(), self.vocab, n=k, cutoff=0.0
-        )
+        """Vocabulary words spelt most like ``word``: difflib's close matches (cutoff 0.5, else the best k)."""
+        return self.speller.suggest(word.lower(), k)
+
+    @functools.cached_property
+    def speller(self) -> Speller:
+        """Finds the close matches without scoring every word of a large vocabulary (core/spelling.py)."""
+        return Speller(self.vocab)
 
     def word_index(self, word: str) -> int:
         w = word.lower()
@@ -240,7 +245,7 @@ class FourGramModel:
         """The k most probable next words with their probabilities, most probable first."""
         p = self.probabilities(words)
         k = max(1, min(int(k), len(p)))
-        top = np.argsort(-p, kind="stable")[:k]
+        top = top_k(p, k)  # as a stable argsort of -p, without sorting all V
         return [(self.vocab[i], float(p[i])) for i in top]
 
     def nearest(self, word: str, k: int = 10) -> list[tuple[str, float]]:
@@ -250,7 +255,7 @@ class FourGramModel:
         dist = np.sqrt(((W - W[i]) ** 2).sum(axis=1))
         dist[i] = np.inf
         k = max(1, min(int(k), len(dist) - 1))
-        order = np.argsort(dist, kind="stable")[:k]
+        order = bottom_k(dist, k)  # as a stable argsort, without sorting all V
         return [(self.vocab[j], float(dist[j])) for j in order]
 
     def distance(self, word1: str, word2: str) -> float:
@@ -259,11 +264,21 @@ class FourGramModel:
         return float(np.linalg.norm(W[self.word_index(word1)] - W[self.word_index(word2)]))
 
     # ---- state -------------------------------------------------------------------
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters and velocities, for snapshots and checkpoints."""
-        out = {k: v.copy() for k, v in self.params.items()}
-        out.update({"v_" + k: v.copy() for k, v in self.velocity.items()})
-        return out
+    def state(self, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Copies of the parameters and velocities, for snapshots and checkpoints.
+
+        ``out``: a state returned before, whose arrays are reused when they still fit (same names, shapes and
+        dtypes): copying into memory already touched is several times faster than into new arrays.
+        """
+        live = dict(self.params)
+        live.update({"v_" + k: v for k, v in self.velocity.items()})
+        if out is not None and out.keys() == live.keys() and all(
+            out[k].shape == v.shape and out[k].dtype == v.dtype for k, v in live.items()
+        ):
+            for k, v in live.items():
+                np.copyto(out[k], v)
+            return out
+        return {k: v.copy() for k, v in live.items()}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Copy parameters (and velocities, when present) into place; shapes must match."""

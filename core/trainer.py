@@ -47,6 +47,7 @@ class Trainer:
     """Trains a ``FourGramModel`` on a ``Corpus``; see the module docstring."""
 
     OVERFLOW = "the update made some weights overflow to infinity (or to no number at all)"
+    _spare_state: dict | None = None  # arrays for the first snapshot, allocated by prepare()
 
     def __init__(
         self,
@@ -162,8 +163,19 @@ class Trainer:
     def _snapshot(self) -> None:
         """Remember the state at this step (the two most recent are kept, for rolling back)."""
         self._settings_changed = False
-        snap = (self.step, self.model.state(), self.learning_rate, self.momentum)
-        self._snapshots = [s for s in self._snapshots if s[0] < self.step][-1:] + [snap]
+        keep = [s for s in self._snapshots if s[0] < self.step][-1:]
+        spare = [s[1] for s in self._snapshots if all(s is not k for k in keep)]  # dropped now: its arrays are reused
+        spare.append(self._spare_state)  # or the arrays prepare() made
+        self._spare_state = None
+        snap = (self.step, self.model.state(out=spare[0]), self.learning_rate, self.momentum)
+        self._snapshots = keep + [snap]
+
+    def prepare(self) -> None:
+        """Do now, while nothing waits, what the first stage step would otherwise do: draw the epoch's order of the
+        training rows and allocate the arrays of a snapshot (the first writes into new memory are slow)."""
+        self.current_batch()
+        if not self._snapshots and self._spare_state is None:
+            self._spare_state = self.model.state()
 
     def _first_failure(self, seen: int, first_bad: int, reason: str) -> tuple[int, str]:
         """The first minibatch whose loss or update went wrong: ``(first_bad, reason)`` for ``_roll_back``.

@@ -429,9 +429,10 @@ class Session(QObject):
         self._prepare_timer.start(PREPARE_DELAY_MS)
 
     def _prepare(self) -> None:
-        """Draw the epoch's order of the training rows now (tens of ms for a large corpus), not in the first step."""
+        """Draw the epoch's order of the training rows and allocate a snapshot now (tens of ms for a large corpus
+        or vocabulary), not in the first step."""
         try:
-            self._trainer.current_batch()
+            self._trainer.prepare()
         except ExplorerError as err:
             self.message.emit(str(err))
 
