@@ -169,3 +169,35 @@ def test_stepped_minibatches_snapshot_the_weights_they_started_from(demo_corpus)
     model, _x, _t = trainer.gradient_context()
     assert all(np.array_equal(model.params[k], started[trainer.step - 1][k]) for k in model.params)
 
+
+# ---- tick labels of a 5,000-word axis ------------------------------------------------------------------
+
+
+def test_word_axes_are_measured_once_per_vocabulary_and_font(qtbot, vocab_5000):
+    from PySide6.QtGui import QFontMetrics
+
+    from explorer.widgets.heatmap import Heatmap
+
+    h = Heatmap()
+    qtbot.addWidget(h)
+    h.resize(900, 600)
+    h.show()
+    qtbot.waitExposed(h)
+    fm = QFontMetrics(h.left_axis.style["tickFont"] or h.left_axis.font())
+    a = np.zeros((V, 4))
+    h.set_data(a, row_axis="word", col_axis="embed", name="W_emb", labels={"word": vocab_5000})
+    widest = max(fm.horizontalAdvance(w) for w in vocab_5000)
+    assert h.left_axis.style["tickTextWidth"] == widest + 2
+    # Another vocabulary of the same size, with one longer word: measured again, not taken from the first.
+    longer = list(vocab_5000)
+    longer[123] = "a-much-longer-word-than-any-other"
+    h.set_data(a, row_axis="word", col_axis="embed", name="W_emb", labels={"word": longer})
+    assert h.left_axis.style["tickTextWidth"] == fm.horizontalAdvance(longer[123]) + 2
+    # Words along the bottom: the labels shown are words of the vocabulary, thinned so they do not overlap.
+    h.set_data(np.zeros((3, V)), row_axis="example", col_axis="word", name="dz_o", labels={"word": longer})
+    qtbot.waitUntil(lambda: h.bottom_axis.geometry().width() > 300)
+    shown = h.bottom_axis.visible_labels()
+    assert shown and set(shown) <= set(longer)
+    step = h.bottom_axis.tick_step(*h.bottom_axis.range, h.bottom_axis.geometry().width())
+    room = step * h.bottom_axis.geometry().width() / V  # pixels between two labels
+    assert room >= max(fm.horizontalAdvance(w) for w in shown)

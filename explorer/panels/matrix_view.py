@@ -660,7 +660,9 @@ class MatrixView(QWidget):
             # every redraw relayouts the panel); the statistics return when it pauses.
             parts.append(KIND_TEXT.get(kind, "") + "; min, max and mean when training pauses")
         else:
-            finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+            finite = arr
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                finite = arr[np.isfinite(arr)]  # a copy only when some entry is not finite
             if finite.size:
                 parts.append(
                     f"min {format_value(finite.min(), 4)} · max {format_value(finite.max(), 4)} · "

@@ -146,6 +146,32 @@ class AxisLabeller:
         return _WORD_STEPS if self.axis == "word" else _NUMBER_STEPS
 
 
+_WIDTHS: dict[tuple, np.ndarray] = {}  # label widths by labels and font (see label_widths)
+_WIDTHS_KEPT = 32
+
+
+def label_widths(labeller: AxisLabeller, font: QFont) -> np.ndarray:
+    """(count,) pixel widths of the labeller's tick labels in ``font``.
+
+    Measuring a label is a call into Qt: thousands of them (a 5,000-word
+    vocabulary) take tens of milliseconds, and every stage shows another
+    array along the same axes. The widths are kept by what determines them:
+    the axis kind, the count, the block size, the words (for a word axis)
+    and the font.
+    """
+    words = tuple(labeller.names[: labeller.count]) if labeller.axis in ("word", "strip") and labeller.names else None
+    key = (labeller.axis, labeller.count, labeller.block, words, font.key())
+    widths = _WIDTHS.get(key)
+    if widths is None:
+        fm = QFontMetrics(font)
+        n = labeller.count
+        widths = np.fromiter((fm.horizontalAdvance(labeller.short(i)) for i in range(n)), dtype=np.int64, count=n)
+        if len(_WIDTHS) >= _WIDTHS_KEPT:
+            _WIDTHS.clear()
+        _WIDTHS[key] = widths
+    return widths
+
+
 class IndexAxis(pg.AxisItem):
     """An axis with one tick per cell (at its centre), labelled by an ``AxisLabeller``.
 
@@ -171,7 +197,7 @@ class IndexAxis(pg.AxisItem):
             self.showLabel(False)
         fm = self._metrics()
         if self.orientation in ("left", "right"):
-            widest = max((fm.horizontalAdvance(labeller.short(i)) for i in range(labeller.count)), default=0)
+            widest = self._label_widths().max(initial=0)
             self.setStyle(tickTextWidth=int(widest) + 2)
         else:
             self.setStyle(tickTextHeight=int(fm.height()))
@@ -183,13 +209,15 @@ class IndexAxis(pg.AxisItem):
 
     def _label_extent(self, lo: int, hi: int) -> float:
         """Pixels one label needs along the axis (height for a vertical axis, width for a horizontal one)."""
-        fm = self._metrics()
         if self.orientation in ("left", "right"):
-            return fm.height() + 1
+            return self._metrics().height() + 1
+        return float(self._label_widths()[lo : hi + 1].max(initial=0)) + 10
+
+    def _label_widths(self) -> np.ndarray:
+        """(count,) the pixel width of every tick label (measured once per labels and font, see ``label_widths``)."""
         if self._widths is None:
-            n = self.labeller.count
-            self._widths = np.array([fm.horizontalAdvance(self.labeller.short(i)) for i in range(n)] or [0])
-        return float(self._widths[lo : hi + 1].max()) + 10
+            self._widths = label_widths(self.labeller, self.style["tickFont"] or QFont())
+        return self._widths
 
     def tick_step(self, minVal: float, maxVal: float, size: float) -> int:
         """The label step (1 = every cell) used for this view range and axis length in pixels."""
@@ -437,7 +465,7 @@ class Heatmap(QWidget):
         if not values.size or hi <= lo:
             return 1.0
         if self._kind == "signed":
-            return float(np.abs(values).max() / hi)
+            return float(max(-values.min(), values.max()) / hi)  # the largest |value|, without an |array| copy
         return float((values.max() - lo) / (hi - lo))
 
     def remembered_levels(self, name: str) -> tuple[float, float] | None:
