@@ -103,24 +103,28 @@ def _corpus_for_checkpoint(path):
     )
 
 
-def create_window(data=None, model=None, corpus=None, config=None):
+def create_window(data=None, model=None, corpus=None, config=None, vocab_size=None):
     """Build the main window (and the QApplication if needed) without starting the event loop.
 
     ``data``: a source for ``core.corpus.load_source`` ("demo", "hinton", a folder,
     a text file); default: the Hinton corpus when downloaded, else the demo corpus.
+    ``vocab_size``: for a text file, how many of its most frequent words make the
+    vocabulary (default 250, as ``train --vocab-size``); it needs ``data``.
     ``corpus``: an already loaded ``Corpus`` (instead of ``data``).
     ``model``: a checkpoint file to continue from. ``config``: a ``core.model.Config``.
     Raises ``ExplorerError`` (one line) for a source or checkpoint that cannot be used.
     """
-    from core.corpus import load_source
+    from core.corpus import DEFAULT_VOCAB_SIZE, load_source
 
     from .main_window import MainWindow
     from .session import Session
 
+    if vocab_size is not None and (data is None or corpus is not None):
+        raise InputError("--vocab-size is for a text corpus: give the file with --data FILE")
     ensure_app()
     if corpus is None:
         if data is not None:
-            corpus = load_source(data)
+            corpus = load_source(data, DEFAULT_VOCAB_SIZE if vocab_size is None else vocab_size)
         elif model is not None:
             corpus = _corpus_for_checkpoint(model)
         else:
@@ -207,7 +211,11 @@ def _run_app(args) -> int:
             print(problem, file=sys.stderr)
             return 1
 
-    window = create_window(data=getattr(args, "data", None), model=getattr(args, "model", None))
+    window = create_window(
+        data=getattr(args, "data", None),
+        model=getattr(args, "model", None),
+        vocab_size=getattr(args, "window_vocab_size", None),
+    )
     session = window.session
     if getattr(args, "run_batches", 0):
         session.run_batches(args.run_batches)

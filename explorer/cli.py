@@ -39,6 +39,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _vocab_size(text: str) -> int:
+    from core.corpus import MAX_VOCAB_SIZE
+
+    value = _positive_int(text)
+    if not 2 <= value <= MAX_VOCAB_SIZE:
+        raise argparse.ArgumentTypeError(f"expected a vocabulary size from 2 to {MAX_VOCAB_SIZE:,}, got {value:,}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -66,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the window.",
     )
     p.add_argument("--data", metavar="SOURCE", help="corpus for the window: demo, hinton, a folder, a data.mat or a text file")
+    p.add_argument(
+        "--vocab-size",
+        dest="window_vocab_size",
+        type=_vocab_size,
+        metavar="N",
+        help="with --data FILE.txt: the N most frequent words are the vocabulary (default 250)",
+    )
     p.add_argument("--model", metavar="FILE", help="open the window on this checkpoint")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
     p.add_argument("--steps", type=_non_negative_int, default=0, metavar="N", help="with --screenshot: stages to take first")

@@ -1,6 +1,7 @@
 """Dialogs and background work for the main window.
 
 * ``ask_unsaved`` / ``confirm``: the questions asked before work is discarded;
+* ``ask_vocab_size`` (``VocabSizeDialog``): how many words of a text file make the vocabulary;
 * ``DivergenceDialog``: explains a diverged run and offers the two ways on;
 * ``DownloadDialog``: downloads the Hinton corpus with a progress bar, cancellable;
 * ``BackgroundTask``: runs a function in a thread (loading a corpus) and reports
@@ -12,17 +13,21 @@ so the window -- and a test -- keeps running while they are up.
 
 from __future__ import annotations
 
+import html
 import sys
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
 )
 
@@ -63,6 +68,56 @@ def show_message(parent, title: str, text: str, icon=QMessageBox.Warning) -> QMe
     box.setTextInteractionFlags(Qt.TextSelectableByMouse)
     box.open()
     return box
+
+
+class VocabSizeDialog(QDialog):
+    """Asks how many words of a text file make the vocabulary (as ``train --vocab-size``).
+
+    ``value()`` is the size chosen; the field takes 2 to ``MAX_VOCAB_SIZE``.
+    """
+
+    def __init__(self, path, value: int, parent=None):
+        from core.corpus import MAX_VOCAB_SIZE
+
+        super().__init__(parent)
+        self.setWindowTitle("Vocabulary size")
+        self.setObjectName("vocab_size_dialog")
+        text = QLabel(
+            f"Train on <b>{html.escape(Path(path).name)}</b> with a vocabulary of its most frequent words. "
+            "4-grams with another word are skipped. A larger vocabulary makes every step slower "
+            "(the output layer has one unit per word)."
+        )
+        text.setWordWrap(True)
+        self.spin = QSpinBox()
+        self.spin.setObjectName("vocab_size")
+        self.spin.setRange(2, MAX_VOCAB_SIZE)
+        self.spin.setGroupSeparatorShown(True)
+        self.spin.setValue(max(2, min(int(value), MAX_VOCAB_SIZE)))
+        self.spin.setSuffix(" words")
+        self.spin.setToolTip(f"2 to {MAX_VOCAB_SIZE:,} words; the exercise uses 250")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Vocabulary size:"))
+        row.addWidget(self.spin, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Open")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(text)
+        lay.addLayout(row)
+        lay.addWidget(buttons)
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("x") * 60)  # the text in a few lines, not many
+        self.spin.setFocus()
+        self.spin.selectAll()
+
+    def value(self) -> int:
+        return int(self.spin.value())
+
+
+def ask_vocab_size(parent, path, value: int) -> int | None:
+    """The vocabulary size for the text file ``path`` (``value`` offered first); None when cancelled."""
+    dialog = VocabSizeDialog(path, value, parent)
+    return dialog.value() if dialog.exec() == QDialog.Accepted else None
 
 
 class DivergenceDialog(QMessageBox):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.corpus import DEFAULT_VOCAB_SIZE
 from core.errors import ExplorerError
 from core.stages import N_STAGES, STAGE_NAMES, stage_text
 
@@ -192,9 +193,11 @@ class MainWindow(QMainWindow):
 
     The questions it asks go through replaceable callables, so that tests and
     scripts can answer them: ``ask_unsaved(parent, doing) -> "save"|"discard"|"cancel"``,
-    ``ask_yes_no(parent, title, text) -> bool``, ``ask_save_path(parent) -> str`` and
+    ``ask_yes_no(parent, title, text) -> bool``, ``ask_save_path(parent) -> str``,
     ``ask_restore(parent, text) -> bool | None`` (True restores an autosave, False deletes it,
-    None keeps it for the next start).
+    None keeps it for the next start) and ``ask_vocab_size(parent, path, offered) -> int | None``
+    (File ▸ Open corpus text file: how many of its most frequent words make the vocabulary,
+    None cancels; ``text_vocab_size`` is the size offered, the last one used).
 
     Autosaving (``enable_autosave``, then ``offer_restore``) is off unless turned on:
     the interactive app does; windows for scripts, screenshots and tests neither
@@ -212,6 +215,10 @@ class MainWindow(QMainWindow):
         self.ask_yes_no = _ask_yes_no
         self.ask_save_path = _ask_save_path
         self.ask_restore = _ask_restore
+        self.ask_vocab_size = dialogs.ask_vocab_size
+        # The vocabulary size offered when a text file is opened: the last one used (the command line's
+        # --vocab-size, or the size of the text corpus in use), else the exercise's.
+        self.text_vocab_size = session.corpus.vocab_size if session.corpus.kind == "text" else DEFAULT_VOCAB_SIZE
         self.autosaver = None  # an explorer.autosave.Autosaver once enable_autosave() is called
         self.confirm_on_close = True
         # The interactive app remembers the window's size and layout (restore_layout, and on closing);
@@ -733,8 +740,11 @@ class MainWindow(QMainWindow):
     # ---- corpora ---------------------------------------------------------------------------------------------
     def open_corpus_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a text corpus", str(Path.home()), "Text files (*.txt);;All files (*)")
-        if path:
-            self.open_corpus(path)
+        if not path:
+            return
+        size = self.ask_vocab_size(self, path, self.text_vocab_size)
+        if size is not None:
+            self.open_corpus(path, vocab_size=size)
 
     def open_corpus_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a folder with the Hinton corpus files", str(Path.home()))
@@ -745,9 +755,11 @@ class MainWindow(QMainWindow):
     def loading(self) -> bool:
         return self._loader is not None and self._loader.isRunning()
 
-    def open_corpus(self, source) -> bool:
+    def open_corpus(self, source, vocab_size: int | None = None) -> bool:
         """Load ``source`` (``load_source``) in a thread, then train a new network on it.
 
+        ``vocab_size``: for a text file, its most frequent words kept (default
+        ``text_vocab_size``); the other sources have their own vocabulary.
         Returns False when it did not start (a load already running, or the user
         kept the current training). ``corpus_loaded`` or ``corpus_failed`` follow.
         """
@@ -758,8 +770,10 @@ class MainWindow(QMainWindow):
             return False
         from core.corpus import load_source
 
+        size = self.text_vocab_size if vocab_size is None else int(vocab_size)
+        self.text_vocab_size = size
         self.statusBar().showMessage(f"Loading corpus {source}…")
-        loader = dialogs.BackgroundTask(lambda: load_source(source), self)
+        loader = dialogs.BackgroundTask(lambda: load_source(source, size), self)
         loader.succeeded.connect(self._on_corpus_loaded)
         loader.failed.connect(self._on_corpus_failed)
         loader.finished.connect(self._on_loader_finished)
