@@ -40,8 +40,8 @@ Run from the repository root:
 
 ``--data synthetic`` is a generated corpus of 8,000 different words
 (bench/synthetic_corpus.py, written to a cache folder on first use); with
-``--vocab-size`` (``run``, ``interaction``, ``memory``) a text corpus keeps its
-N most frequent words, as ``backprop-explorer train --vocab-size`` does.
+``--vocab-size`` a text corpus keeps its N most frequent words, as
+``backprop-explorer train --vocab-size`` does.
 
 ``OPENBLAS_NUM_THREADS`` is passed through (it must be set before NumPy is
 imported, so set it on the command line) and printed with the figures.
@@ -482,7 +482,8 @@ def cmd_startup(args) -> None:
     for _ in range(args.repeats):
         t0 = time.time()
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD, "--data", args.data],
+            [sys.executable, "-c", _CHILD, "--data", corpus_source(args.data)]
+            + (["--vocab-size", str(args.vocab_size)] if args.vocab_size else []),
             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
         )
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("FIRST_PAINT")]
@@ -548,7 +549,7 @@ def main(argv=None) -> None:
             q.add_argument("--warmup", type=int, default=100, help="minibatches before measuring (default 100)")
             q.add_argument("--weights-hz", type=float, help="the session's weights_hz (default: the app's)")
             q.add_argument("--redraw-hz", type=float, help="the session's redraw_hz (default: the app's)")
-        if name in ("run", "interaction", "memory"):
+        if name in ("run", "interaction", "memory", "startup"):
             q.add_argument("--vocab-size", type=int, help="for a text corpus: the most frequent N words (default 250)")
         if name == "interaction":
             q.add_argument("--repeats", type=int, default=30, help="keystrokes (default 30)")
