@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.model import Config
-from explorer.panels.hyperparams_view import HyperparamsView, estimated_bytes, parse_value
+from explorer.panels.hyperparams_view import LIVE_FIELDS, NETWORK_FIELDS, HyperparamsView, estimated_bytes, parse_value
 from explorer.session import Session
 
 
@@ -153,3 +153,64 @@ def test_parse_value_and_memory_estimate():
     small = estimated_bytes(Config(), 250)
     assert small < 50 * 1024**2
     assert estimated_bytes(Config(batch_size=20000, hidden_dim=5000), 250) > 2 * 1024**3
+
+
+# ---- a refused value never stays in its field, and the value in force is shown ---------------------------
+
+TYPED_FIELDS = [
+    name for name, (_label, kind, _tip) in {**LIVE_FIELDS, **NETWORK_FIELDS}.items() if kind in (int, float)
+]
+
+
+def shown_in_force(view, name) -> str:
+    value = getattr(view.session.config, name)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@pytest.mark.parametrize("text", ["abc", "-1"])
+@pytest.mark.parametrize("name", TYPED_FIELDS)
+def test_a_refused_value_reverts_and_says_which_value_is_in_force(view, qtbot, name, text):
+    assert view.apply_new_network()  # the line below says "New network built."
+    config = view.session.config
+    type_into(view, qtbot, name, text)  # Enter: applies a live field, builds a network for the others
+    assert view.session.config == config
+    assert view.inputs[name].text() == shown_in_force(view, name)  # not the refused text
+    note = view.errors[name].text()
+    assert note.startswith(f"refused {text!r}: ") and note.endswith(f"; still {shown_in_force(view, name)}")
+    reason = note[len(f"refused {text!r}: ") : -len(f"; still {shown_in_force(view, name)}")]
+    assert ("expected a" in reason) if text == "abc" else (" must be " in reason)
+    assert view.errors[name].isVisibleTo(view)
+    assert "New network built" not in view.message_label.text()
+    if name in NETWORK_FIELDS:
+        label = NETWORK_FIELDS[name][0]
+        assert view.message_label.text().startswith(f"Nothing changed: refused what was typed for {label};")
+
+
+def test_leaving_a_network_field_with_a_refused_value_reverts_it(view, qtbot):
+    type_into(view, qtbot, "hidden_dim", "lots", enter=False)
+    assert view.inputs["hidden_dim"].text() == "lots"  # while typing it stays, with the reason
+    assert "expected a whole number" in view.errors["hidden_dim"].text()
+    view.inputs["hidden_dim"].editingFinished.emit()  # focus moved elsewhere
+    assert view.inputs["hidden_dim"].text() == "20"
+    assert view.errors["hidden_dim"].text() == "refused 'lots': expected a whole number, got 'lots'; still 20"
+
+
+def test_typed_network_values_not_applied_yet_are_named_with_the_values_in_force(view, qtbot):
+    assert view.apply_new_network()
+    assert view.message_label.text() == "New network built."
+    type_into(view, qtbot, "hidden_dim", "37", enter=False)
+    assert "New network built" not in view.message_label.text()
+    assert "Hidden units H = 37 (in force: 20)" in view.message_label.text()
+    view.inputs["activation"].setCurrentText("relu")
+    assert "Activation = relu (in force: sigmoid)" in view.message_label.text()
+    view.apply_button.click()
+    assert view.message_label.text() == "New network built."
+    assert view.session.config.hidden_dim == 37
+
+
+def test_a_refusal_note_goes_once_the_value_in_force_changes(view, qtbot):
+    type_into(view, qtbot, "learning_rate", "abc")
+    assert view.errors["learning_rate"].text().endswith("still 0.1")
+    view.session.set_learning_rate(0.03)  # e.g. the divergence dialog's restore
+    assert view.inputs["learning_rate"].text() == "0.03"
+    assert view.errors["learning_rate"].text() == ""

@@ -6,8 +6,13 @@ change the network's shape or its initial weights, so they take effect only
 through "Apply — new network", which asks first when there is unsaved training.
 
 Every value is checked before use (``core.model.Config.validate``, the size of
-the training set, and a memory estimate); a value that cannot work is refused
-with its one-line reason shown under the field, and nothing changes.
+the training set, and a memory estimate). While a value is typed, a value that
+cannot work is named under its field with its reason; once the field is
+finished (Enter, leaving it, or Apply) a refused value does not stay: the field
+goes back to the value in force and the line under it says so
+("refused 'abc': expected a number; still 0.1"). The line under the buttons
+always describes the present state: the network just built, or the typed
+values that are not applied yet next to the values in force.
 """
 
 from __future__ import annotations
@@ -114,7 +119,7 @@ class HyperparamsView(QWidget):
         for name, (label, kind, tip) in LIVE_FIELDS.items():
             editor = QLineEdit()
             editor.editingFinished.connect(lambda n=name: self._apply_live(n))
-            editor.textEdited.connect(lambda _text, n=name: self._check_field(n))
+            editor.textEdited.connect(lambda _text, n=name: self._on_edited(n))
             self._add_row(live_form, name, label, editor, tip)
 
         net = QGroupBox("Need a new network")
@@ -123,11 +128,12 @@ class HyperparamsView(QWidget):
             if kind is str:
                 editor = QComboBox()
                 editor.addItems(list(ACTIVATIONS))
-                editor.currentTextChanged.connect(lambda _t: self._mark_pending())
+                editor.currentTextChanged.connect(lambda _t: self._show_pending())
             else:
                 editor = QLineEdit()
-                editor.textEdited.connect(lambda _text, n=name: self._check_field(n))
+                editor.textEdited.connect(lambda _text, n=name: self._on_edited(n))
                 editor.returnPressed.connect(self.apply_new_network)
+                editor.editingFinished.connect(lambda n=name: self._finish_network_field(n))
             self._add_row(net_form, name, label, editor, tip)
 
         self.apply_button = QPushButton("Apply — new network")
@@ -191,6 +197,10 @@ class HyperparamsView(QWidget):
         self.errors[name] = error
 
     # ---- showing the current values -----------------------------------------------------------
+    @staticmethod
+    def _format(value) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
     def _show_value(self, name: str, value) -> None:
         editor = self.inputs[name]
         if isinstance(editor, QComboBox):
@@ -198,7 +208,7 @@ class HyperparamsView(QWidget):
             editor.setCurrentText(str(value))
             editor.blockSignals(False)
         else:
-            editor.setText(f"{value:g}" if isinstance(value, float) else str(value))
+            editor.setText(self._format(value))  # also clears isModified(): nothing typed is pending
         self._set_error(name, "")
 
     def _on_network_changed(self) -> None:
@@ -212,7 +222,7 @@ class HyperparamsView(QWidget):
         c = self.session.config
         for name in LIVE_FIELDS:
             editor = self.inputs[name]
-            if editor.hasFocus() or self.errors[name].text():
+            if editor.isModified():  # the user typed and has not finished
                 continue
             try:
                 shown = parse_value(editor.text(), float)
@@ -221,8 +231,34 @@ class HyperparamsView(QWidget):
             if shown != getattr(c, name):
                 self._show_value(name, getattr(c, name))
 
-    def _mark_pending(self) -> None:
-        self.message_label.setText("")
+    @staticmethod
+    def _label(name: str) -> str:
+        """The field's label, as the panel shows it: "Hidden units H"."""
+        return {**LIVE_FIELDS, **NETWORK_FIELDS}[name][0]
+
+    def pending_changes(self) -> dict[str, tuple[object, object]]:
+        """Network fields holding a valid value that is not in force: name -> (typed value, value in force)."""
+        pending = {}
+        for name in NETWORK_FIELDS:
+            try:
+                value = self._field_value(name)
+            except ValueError:
+                continue
+            now = getattr(self.session.config, name)
+            if value != now:
+                pending[name] = (value, now)
+        return pending
+
+    def _show_pending(self) -> None:
+        """The line under the buttons: the typed network values not applied yet, with the values in force."""
+        pending = self.pending_changes()
+        if not pending:
+            self.message_label.setText("")
+            return
+        items = "; ".join(
+            f"{self._label(n)} = {self._format(v)} (in force: {self._format(now)})" for n, (v, now) in pending.items()
+        )
+        self.message_label.setText(f"Not applied yet: {items}. “Apply — new network” builds it.")
 
     # ---- checking ---------------------------------------------------------------------------------
     def _set_error(self, name: str, text: str) -> None:
@@ -258,6 +294,38 @@ class HyperparamsView(QWidget):
         self._set_error(name, "")
         return value
 
+    def _on_edited(self, name: str) -> None:
+        """A keystroke: the reason a value cannot work shows at once; the line below describes what is pending."""
+        self._check_field(name)
+        self._show_pending()
+
+    def _refuse(self, name: str) -> bool:
+        """If the field holds a value that cannot work, put back the value in force and say so; True if it did."""
+        editor = self.inputs[name]
+        if isinstance(editor, QComboBox) or self._shows_in_force(name) or self._check_field(name) is not None:
+            return False
+        self._revert(name, self.errors[name].text())
+        return True
+
+    def _shows_in_force(self, name: str) -> bool:
+        """True when the field shows the value in force as this panel writes it (a note under it stays)."""
+        return self.inputs[name].text() == self._format(getattr(self.session.config, name))
+
+    def _revert(self, name: str, reason: str) -> None:
+        """Show the value in force again, and under the field what was refused and why."""
+        typed = self.inputs[name].text().strip()
+        now = getattr(self.session.config, name)
+        self._show_value(name, now)
+        what = f"refused {typed!r}: {reason}" if typed else f"refused an empty field: {reason}"
+        self._set_error(name, f"{what}; still {self._format(now)}")
+
+    def _finish_network_field(self, name: str) -> None:
+        """Leaving a network field: a refused value goes back to the value in force; a valid one waits for Apply."""
+        if self._shows_in_force(name):
+            return  # e.g. Apply has just put it back: what the line below says stays
+        self._refuse(name)
+        self._show_pending()
+
     def candidate_config(self) -> Config | None:
         """The config the fields describe, or None (with every problem shown) if any value cannot work."""
         values = {}
@@ -286,23 +354,35 @@ class HyperparamsView(QWidget):
 
     # ---- applying ---------------------------------------------------------------------------------------
     def _apply_live(self, name: str) -> None:
-        value = self._check_field(name)
-        if value is None or value == getattr(self.session.config, name):
+        """Enter or leaving the field: apply a value that can work, put back the value in force otherwise."""
+        self._show_pending()  # whatever the line below said is no longer news
+        if self._shows_in_force(name) or self._refuse(name):
             return
-        try:
-            if name == "learning_rate":
-                self.session.set_learning_rate(value)
-            else:
-                self.session.set_momentum(value)
-        except ExplorerError as err:
-            self._set_error(name, str(err))
+        value = self._check_field(name)
+        if value != getattr(self.session.config, name):
+            try:
+                if name == "learning_rate":
+                    self.session.set_learning_rate(value)
+                else:
+                    self.session.set_momentum(value)
+            except ExplorerError as err:
+                self._revert(name, str(err))
+                return
+        self._show_value(name, getattr(self.session.config, name))  # as the session holds it, e.g. "0.5"
 
     def apply_new_network(self) -> bool:
         """Check every field, ask, and build a new network; True if it was built."""
+        self.message_label.setText("")
         config = self.candidate_config()
         if config is None:
-            if not self.message_label.text():
-                self.message_label.setText("Nothing changed: fix the values marked in red first.")
+            if self.message_label.text():  # values that cannot work together (or too much memory): said
+                return False
+            refused = [self._label(n) for n in (*NETWORK_FIELDS, *LIVE_FIELDS) if self._refuse(n)]
+            what = ", ".join(refused[:-1]) + " and " + refused[-1] if len(refused) > 1 else "".join(refused)
+            self.message_label.setText(
+                f"Nothing changed: refused what was typed for {what or 'some values'}; "
+                "each field shows the value in force again, with the reason under it."
+            )
             return False
         if self.session.dirty and not self.confirm("building a new network"):
             self.message_label.setText("Nothing changed.")
