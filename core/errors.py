@@ -45,9 +45,26 @@ class DownloadError(ExplorerError):
 
 
 class DivergenceError(ExplorerError):
-    """Training produced a non-finite value."""
+    """Training produced a non-finite value (or a loss far above a uniform guess's).
 
-    def __init__(self, message: str, where: str = "", batch: int | None = None):
+    ``summary`` is a short form of the message (a status bar's); ``learning_rate``
+    the one in force when it happened and ``suggested_learning_rate`` one to go
+    on with (None when the learning rate is not the cause).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        where: str = "",
+        batch: int | None = None,
+        *,
+        summary: str = "",
+        learning_rate: float | None = None,
+        suggested_learning_rate: float | None = None,
+    ):
         self.where = where
         self.batch = batch
+        self.summary = summary or message
+        self.learning_rate = learning_rate
+        self.suggested_learning_rate = suggested_learning_rate
         super().__init__(message)

@@ -84,6 +84,10 @@ class Trainer:
         self._snapshots: list = []  # (step, state, learning rate, momentum), for rolling back
         self._settings_changed = False  # the learning rate or momentum changed since the last snapshot
         self.diverged: DivergenceError | None = None  # why the last step or run stopped, if it diverged
+        # The learning rate in force before the current one, if minibatches trained with it (None: none did),
+        # and whether the current one has trained a minibatch without diverging: see suggested_learning_rate.
+        self.last_good_learning_rate: float | None = None
+        self._lr_trained = False
         self.validation_due: int | None = None  # a step whose validation run(defer_validation=True) left owed
         self._valid_done, self._valid_sum = 0, 0.0  # rows of it evaluated so far, and their summed CE
         # run(background_validation=True): (step, pass in progress on another thread), oldest first
@@ -225,24 +229,51 @@ class Trainer:
             fast.store(self.model)
         self.step = max(target, snap_step)
         self.history.truncate(self.step)
+        self._lr_trained = False  # the learning rate in force did not train: it diverged
+        suggestion = None
         if first_bad == 0:
             text = (
                 f"The initial weights already fail: {reason}. They are kept; "
                 f"try a smaller init std (the default is 0.01)."
             )
+            summary = "Stopped: the initial weights already fail (try a smaller init std)."
         else:
+            suggestion, why = self.suggested_learning_rate()
             text = (
                 f"Training diverged at minibatch {first_bad + 1} (epoch {first_bad // self.batches_per_epoch + 1}) "
                 f"with learning rate {self.learning_rate:g}: {reason}. The last good weights, from before "
-                f"minibatch {self.step + 1}, are restored. Try a smaller learning rate (the default is 0.1)."
+                f"minibatch {self.step + 1}, are restored. Try a smaller learning rate, such as {suggestion:g} ({why})."
+            )
+            summary = (
+                f"Diverged at minibatch {first_bad + 1} with learning rate {self.learning_rate:g}: "
+                "last good weights restored."
             )
         err = DivergenceError(
             text,
             where=reason,
             batch=first_bad,
+            summary=summary,
+            learning_rate=self.learning_rate,
+            suggested_learning_rate=suggestion,
         )
         self.diverged = err
         return err
+
+    def suggested_learning_rate(self) -> tuple[float, str]:
+        """A learning rate to go on with after a divergence, and why that one.
+
+        The last learning rate that trained minibatches before the current one,
+        when it is smaller ("the last one that trained"); otherwise the default
+        or a tenth of the current one, whichever is smaller: the same weights,
+        minibatches and learning rate would diverge again.
+        """
+        good = self.last_good_learning_rate
+        if good is not None and good < self.learning_rate:
+            return good, "the last one that trained"
+        default = Config().learning_rate
+        if default < self.learning_rate / 10:
+            return default, "the default"
+        return self.learning_rate / 10, f"a tenth of {self.learning_rate:g}"
 
     def _loss_problem(self, loss: float) -> str | None:
         if not np.isfinite(loss):
@@ -304,6 +335,7 @@ class Trainer:
 
     def _after_step(self) -> None:
         self.step += 1
+        self._lr_trained = True
         if self.step % self.batches_per_epoch == 0:
             self.history.epoch_ends.append(self.step)
         if self.validates_after(self.step):
@@ -501,6 +533,7 @@ class Trainer:
             raise
         fast.store(self.model)
         self.diverged = None
+        self._lr_trained = self._lr_trained or done > 0
         return done
 
     # ---- live settings and evaluation ------------------------------------------------
@@ -509,6 +542,10 @@ class Trainer:
         cfg = self.config
         if learning_rate is not None:
             cfg = cfg.replace(learning_rate=learning_rate)
+            if cfg.learning_rate != self.learning_rate:
+                if self._lr_trained:  # remembered, to go back to if the new one diverges
+                    self.last_good_learning_rate = self.learning_rate
+                self._lr_trained = False
             self.learning_rate = cfg.learning_rate
         if momentum is not None:
             cfg = cfg.replace(momentum=momentum)
@@ -561,6 +598,7 @@ class Trainer:
         trainer = cls(corpus, model=ckpt.build_model(), **kwargs)
         trainer.history = ckpt.history
         trainer.step = ckpt.step
+        trainer._lr_trained = ckpt.step > 0  # the checkpoint's learning rate trained its minibatches
         return trainer
 
     def record_test(self) -> float:

@@ -2,7 +2,7 @@
 
 * ``ask_unsaved`` / ``confirm``: the questions asked before work is discarded;
 * ``ask_vocab_size`` (``VocabSizeDialog``): how many words of a text file make the vocabulary;
-* ``DivergenceDialog``: explains a diverged run and offers the two ways on;
+* ``DivergenceDialog``: explains a diverged run and offers the ways on;
 * ``DownloadDialog``: downloads the Hinton corpus with a progress bar, cancellable;
 * ``BackgroundTask``: runs a function in a thread (loading a corpus) and reports
   the result or a one-line error back on the GUI thread.
@@ -121,24 +121,39 @@ def ask_vocab_size(parent, path, value: int) -> int | None:
 
 
 class DivergenceDialog(QMessageBox):
-    """Explains why training stopped and offers: keep the last good weights, or new weights.
+    """Explains why training stopped and offers the ways on.
 
-    The core has already put the last good weights back; "keep" just closes.
-    ``reset_requested`` is emitted when the user asks for new weights.
+    The core has already put the last good weights back. With a
+    ``suggested_learning_rate`` (the last one that trained, or a smaller one),
+    the first and default button keeps those weights and sets it:
+    ``restore_requested(learning_rate)``; "keep" just closes (the learning rate
+    stays); ``reset_requested`` asks for new weights.
     """
 
     reset_requested = Signal()
+    restore_requested = Signal(float)
 
-    def __init__(self, explanation: str, parent=None):
+    def __init__(self, explanation: str, parent=None, *, suggested_learning_rate: float | None = None,
+                 learning_rate: float | None = None):
         super().__init__(parent)
         self.setIcon(QMessageBox.Warning)
         self.setWindowTitle("Training diverged")
         self.setText("Training stopped: the numbers blew up.")
         self.setInformativeText(explanation)
         self.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.keep_button = self.addButton("Keep the last good weights", QMessageBox.AcceptRole)
+        self.suggested_learning_rate = suggested_learning_rate
+        self.restore_button = None
+        if suggested_learning_rate is not None:
+            self.restore_button = self.addButton(
+                f"Restore the last good weights, learning rate {suggested_learning_rate:g}", QMessageBox.AcceptRole
+            )
+            self.restore_button.clicked.connect(lambda: self.restore_requested.emit(suggested_learning_rate))
+        keep = "Keep the last good weights"
+        if suggested_learning_rate is not None and learning_rate is not None:
+            keep += f", learning rate {learning_rate:g}"
+        self.keep_button = self.addButton(keep, QMessageBox.RejectRole)
         self.reset_button = self.addButton("Reset to new weights", QMessageBox.DestructiveRole)
-        self.setDefaultButton(self.keep_button)
+        self.setDefaultButton(self.restore_button or self.keep_button)
         self.reset_button.clicked.connect(self.reset_requested)
 
     @property

@@ -14,6 +14,7 @@ letters and Space give way to a focused text field, the F-keys always work.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSizePolicy,
+    QStatusBar,
     QStyle,
     QToolBar,
     QWidget,
@@ -135,6 +137,68 @@ class StageStrip(QWidget):
                 p.setBrush(Qt.NoBrush)
             p.drawRoundedRect(rect, 2, 2)
         p.end()
+
+
+class StatusBar(QStatusBar):
+    """A status bar whose messages end, with "…", before its permanent fields.
+
+    Qt draws a message up to the first permanent field and cuts it there, so a
+    long one seems to run on into the epoch counter. ``showMessage`` shortens
+    it to the room there is (again when the bar is resized) and keeps the
+    whole text in ``full_message`` and the tooltip.
+    """
+
+    GAP = 14  # pixels between the end of a message and the first permanent field
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.full_message = ""
+        self._shown = ""
+        self._permanent: list[QWidget] = []
+        self._clear_timer = QTimer(self)
+        self._clear_timer.setSingleShot(True)
+        self._clear_timer.timeout.connect(self.clearMessage)
+        self.messageChanged.connect(self._on_message_changed)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
+        self._permanent.append(widget)
+        super().addPermanentWidget(widget, stretch)
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:
+        self.full_message = text
+        self._clear_timer.stop()
+        self._show_fitted()
+        if timeout > 0:
+            self._clear_timer.start(timeout)
+
+    def room(self) -> int:
+        """The width a message may take, in pixels."""
+        fields = [w for w in self._permanent if w.isVisible()]
+        if fields and min(w.x() for w in fields) > 0:  # laid out
+            right = min(w.x() for w in fields)
+        else:
+            right = self.width() - sum(w.sizeHint().width() + 6 for w in fields)
+        return max(0, right - 6 - self.GAP)
+
+    def _show_fitted(self) -> None:
+        text = self.fontMetrics().elidedText(self.full_message, Qt.ElideRight, self.room())
+        self._shown = text
+        self.setToolTip(self.full_message if text != self.full_message else "")
+        super().showMessage(text, 0)
+
+    def _on_message_changed(self, text: str) -> None:
+        if text != self._shown:  # shown by Qt itself (an action's status tip), or cleared
+            self._clear_timer.stop()
+            self.full_message = self._shown = text
+            self.setToolTip("")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        try:
+            if self.full_message and self.currentMessage() == self._shown:
+                self._show_fitted()
+        except Exception:  # an override of a Qt virtual must never raise (PySide6 would crash)
+            logging.getLogger(__name__).exception("fitting the status bar message")
 
 
 class PanelScroll(QScrollArea):
@@ -497,7 +561,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.action_about)
 
     def _make_status_bar(self) -> None:
-        bar = self.statusBar()
+        bar = StatusBar(self)
+        bar.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)  # as QMainWindow's own: no minimum width
+        self.setStatusBar(bar)
         self.status_epoch = QLabel()
         self.status_batch = QLabel()
         self.status_speed = QLabel()
@@ -593,13 +659,29 @@ class MainWindow(QMainWindow):
         return self.last_message_box
 
     def _on_diverged(self, explanation: str) -> None:
-        self.statusBar().showMessage("Training diverged: " + explanation, 15_000)
+        err = self.session.trainer.diverged
+        self.statusBar().showMessage(err.summary if err is not None else "Training diverged.", 15_000)
         if self.divergence_dialog is not None:
             self.divergence_dialog.close()
-        dialog = dialogs.DivergenceDialog(explanation, self)
+        dialog = dialogs.DivergenceDialog(
+            explanation,
+            self,
+            suggested_learning_rate=None if err is None else err.suggested_learning_rate,
+            learning_rate=None if err is None else err.learning_rate,
+        )
         dialog.reset_requested.connect(self.session.reset)
+        dialog.restore_requested.connect(self._restore_learning_rate)
         self.divergence_dialog = dialog
         dialog.open()
+
+    def _restore_learning_rate(self, learning_rate: float) -> None:
+        """The divergence dialog's first choice: the last good weights (already in place) and this learning rate."""
+        try:
+            self.session.set_learning_rate(learning_rate)
+        except ExplorerError as err:
+            self.show_error(str(err), "Could not set the learning rate")
+            return
+        self.statusBar().showMessage(f"Last good weights, learning rate {learning_rate:g}: ready to go on.", 10_000)
 
     # ---- training controls ------------------------------------------------------------------------
     def step_stage(self) -> None:
@@ -962,4 +1044,4 @@ def _ask_save_path(parent) -> str:
     return path
 
 
-__all__ = ["MainWindow", "PANELS", "stage_position_text", "StageStrip"]
+__all__ = ["MainWindow", "PANELS", "stage_position_text", "StageStrip", "StatusBar"]

@@ -254,6 +254,42 @@ def test_learning_rate_100_diverges_and_rolls_back(demo_corpus):
     assert tr.run(3) == 3 and tr.model.all_finite() and tr.diverged is None
 
 
+@pytest.mark.parametrize("path", ["run", "step"])
+def test_after_a_divergence_the_last_learning_rate_that_trained_is_suggested(demo_corpus, path):
+    tr = Trainer(demo_corpus, Config(learning_rate=0.2))
+    advance = (lambda n: tr.run(n)) if path == "run" else (lambda n: [tr.finish_batch() for _ in range(n)])
+    advance(3)
+    tr.set_live(learning_rate=0.05)  # set, then changed before it trained: not "one that trained"
+    tr.set_live(learning_rate=100)
+    assert tr.last_good_learning_rate == 0.2
+    with pytest.raises(DivergenceError) as info:
+        advance(20)
+    err = info.value
+    assert tr.step == 3  # back to the weights trained at 0.2 only
+    assert err.learning_rate == 100 and err.suggested_learning_rate == 0.2
+    assert "such as 0.2 (the last one that trained)" in str(err)
+    assert err.summary == "Diverged at minibatch 5 with learning rate 100: last good weights restored."
+    # the one that diverged never becomes "the last one that trained"
+    tr.set_live(learning_rate=50)
+    assert tr.suggested_learning_rate() == (0.2, "the last one that trained")
+    tr.set_live(learning_rate=0.2)
+    assert tr.run(3) == 3 and tr.diverged is None
+
+
+@pytest.mark.parametrize("rate", [1.5, 100])
+def test_without_an_earlier_learning_rate_the_default_is_suggested(demo_corpus, rate):
+    tr = Trainer(demo_corpus, Config(learning_rate=rate))
+    with pytest.raises(DivergenceError) as info:
+        tr.run(50)
+    assert info.value.suggested_learning_rate == 0.1
+    assert "such as 0.1 (the default)" in str(info.value)
+
+
+def test_below_ten_times_the_default_a_tenth_is_suggested(demo_corpus):
+    tr = Trainer(demo_corpus, Config(learning_rate=0.5))
+    assert tr.suggested_learning_rate() == (pytest.approx(0.05), "a tenth of 0.5")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_later_divergence_replays_to_the_last_good_weights(demo_corpus, dtype):
     """With learning rate 1.5 the loss explodes at minibatch 4: the weights go back to those after 2."""

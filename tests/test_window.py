@@ -393,6 +393,49 @@ def test_learning_rate_100_diverges_is_explained_and_weights_stay_finite(window,
     assert s.trainer.step == 0 and s.model.all_finite()
 
 
+def test_divergence_offers_the_last_learning_rate_that_trained_and_run_goes_on(window, qtbot):
+    s = window.session
+    for _ in range(2):
+        action(window, "action_step_batch").trigger()  # minibatches at the default learning rate, 0.1
+    field = window.hyperparams_view.inputs["learning_rate"]
+    field.setText("100")
+    field.editingFinished.emit()
+    with qtbot.waitSignal(s.diverged, timeout=20_000):
+        action(window, "action_run").trigger()
+    dialog = window.divergence_dialog
+    assert dialog.restore_button.text() == "Restore the last good weights, learning rate 0.1"
+    assert dialog.defaultButton() is dialog.restore_button
+    assert "learning rate 100" in dialog.keep_button.text()
+    message = window.statusBar().currentMessage()  # short, said once
+    assert message == f"Diverged at minibatch {s.trainer.diverged.batch + 1} with learning rate 100: last good weights restored."
+    dialog.restore_button.click()
+    assert s.trainer.learning_rate == 0.1 and field.text() == "0.1"
+    # Run now trains on from the last good weights instead of diverging again.
+    target = s.trainer.step + 30
+    s.stop_after = target
+    with qtbot.waitSignal(s.running_changed, timeout=20_000, check_params_cb=lambda running: not running):
+        action(window, "action_run").trigger()
+    assert s.trainer.diverged is None and s.trainer.step == target
+
+
+def test_a_long_status_message_stops_before_the_permanent_fields(window, qtbot):
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.statusBar()
+    text = "A message far too long for the status bar. " * 20
+    bar.showMessage(text, 5000)
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and text.startswith(shown[:-1])
+    assert bar.full_message == text and bar.toolTip() == text
+    first_field = min(label.x() for label in (window.status_epoch, window.status_batch, window.status_speed))
+    assert 6 + bar.fontMetrics().horizontalAdvance(shown) < first_field  # Qt draws it from x = 6
+    window.resize(1920, 1000)  # more room: more of the message
+    qtbot.waitUntil(lambda: len(bar.currentMessage()) > len(shown))
+    bar.showMessage("Saved.", 5000)
+    assert bar.currentMessage() == "Saved." and bar.toolTip() == ""
+
+
 # ---- the exception handler ------------------------------------------------------------------------------
 
 
