@@ -3,7 +3,8 @@
 * ``ask_unsaved`` / ``confirm``: the questions asked before work is discarded;
 * ``ask_vocab_size`` (``VocabSizeDialog``): how many words of a text file make the vocabulary;
 * ``DivergenceDialog``: explains a diverged run and offers the ways on;
-* ``DownloadDialog``: downloads the Hinton corpus with a progress bar, cancellable;
+* ``DownloadDialog``: asks, then downloads the Hinton corpus with a progress bar
+  (cancellable, Retry after a failure, from a mirror if one is given);
 * ``BackgroundTask``: runs a function in a thread (loading a corpus) and reports
   the result or a one-line error back on the GUI thread.
 
@@ -14,21 +15,27 @@ so the window -- and a test -- keeps running while they are up.
 from __future__ import annotations
 
 import html
+import logging
 import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import QSize, QThread, Qt, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
@@ -228,61 +235,192 @@ class _DownloadThread(QThread):
 
 
 class DownloadDialog(QDialog):
-    """Download the Hinton corpus with a progress bar and a Cancel button.
+    """Download the Hinton corpus: ask first, then a progress bar and Cancel; Retry after a failure.
 
-    ``start()`` begins; the dialog then ends in one of three states, announced by
-    ``finished_download(folder)`` (success), ``download_failed(message)`` or
-    ``download_cancelled()``. ``dest``, ``prefix`` and ``timeout`` are passed to
-    ``core.download.download_hinton`` (tests use a local mirror).
+    It opens on a question that says what the download is (four files, their
+    size, checked against sha256), where it comes from and where it goes, or
+    that the files are already there (and whether they are the corpus in
+    use). The user may give a mirror (a URL prefix, as ``download --from``) or
+    open a folder that holds the files instead.
+
+    ``start()`` begins (the Download / Retry button); the attempt ends in one
+    of three states, announced by ``finished_download(folder)``,
+    ``download_failed(message)`` (the whole message shown, wrapped, selectable)
+    or ``download_cancelled()``. ``train_requested(folder)`` asks to train on
+    files already there; ``folder_requested()`` to choose a folder instead.
+    ``dest``, ``prefix`` and ``timeout`` go to ``core.download.download_hinton``;
+    ``in_use`` is the folder of the corpus in use, if it is a Hinton one.
     """
 
     finished_download = Signal(str)
     download_failed = Signal(str)
     download_cancelled = Signal()
+    train_requested = Signal(str)
+    folder_requested = Signal()
 
-    def __init__(self, parent=None, *, dest=None, prefix=None, timeout=30.0):
+    def __init__(self, parent=None, *, dest=None, prefix=None, timeout=30.0, in_use: str | None = None):
+        from core.download import cache_dir, find_cached
+
         super().__init__(parent)
+        self.setObjectName("download_dialog")
         self.setWindowTitle("Download the Hinton corpus")
-        self.setMinimumWidth(460)
+        self.setSizeGripEnabled(True)
+        self.setMinimumWidth(480)
+        self.dest = Path(dest) if dest is not None else cache_dir()
+        self.timeout = timeout
         self.folder: str | None = None
         self.error: str | None = None
-        self.status_label = QLabel("Connecting…")
+        self.cached = find_cached(self.dest)  # the folder, if the four files are there and intact
+        self.in_use = self.cached is not None and in_use is not None and _same_folder(in_use, self.cached)
+
+        self.info_label = QLabel(self._info_text(prefix))
+        self.info_label.setObjectName("download_info")
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextFormat(Qt.RichText)
+        self.info_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.mirror_edit = QLineEdit(prefix or "")
+        self.mirror_edit.setObjectName("download_mirror")
+        self.mirror_edit.setPlaceholderText("optional: a URL prefix the file names are appended to")
+        self.mirror_edit.setToolTip(
+            "A mirror of the four files in one folder, reachable through an http://, https:// or file:// URL "
+            "(as the command line's download --from). Empty: the public addresses."
+        )
+        self.mirror_edit.setClearButtonEnabled(True)
+        self.mirror_edit.textChanged.connect(lambda text: self.info_label.setText(self._info_text(text.strip())))
+        self.mirror_row = QWidget()
+        mirror_row = QHBoxLayout(self.mirror_row)
+        mirror_row.setContentsMargins(0, 0, 0, 0)
+        mirror_row.addWidget(QLabel("Mirror:"))
+        mirror_row.addWidget(self.mirror_edit, 1)
+        self.mirror_row.setVisible(self.cached is None)
+        self.status_label = QLabel(self._first_status())
+        self.status_label.setObjectName("download_status")
         self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.error_text = _MessageText()  # the whole message of a failure: wrapped anywhere, selectable
+        self.error_text.setObjectName("download_error")
+        self.error_text.setReadOnly(True)
+        self.error_text.setWordWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
+        self.error_text.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.error_text.hide()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
-        self.detail_label = QLabel(
-            "The 4-gram corpus of the classic exercise (about 4 MB, four files), "
-            "checked against its sha256 checksums and kept in your cache folder."
-        )
-        self.detail_label.setWordWrap(True)
-        self.buttons = QDialogButtonBox()
-        self.cancel_button = QPushButton("Cancel")
-        self.buttons.addButton(self.cancel_button, QDialogButtonBox.RejectRole)
+        self.bar.hide()
+
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("download_button")
+        self.download_button.clicked.connect(self.start)
+        self.download_button.setVisible(self.cached is None)  # intact files would not be downloaded again
+        self.train_button = QPushButton("Train on it")
+        self.train_button.setObjectName("download_train_button")
+        self.train_button.setToolTip("Open these files as the corpus (a new network)")
+        self.train_button.clicked.connect(lambda: self.train_requested.emit(str(self.cached or self.folder)))
+        self.train_button.setVisible(self.cached is not None and not self.in_use)
+        self.folder_button = QPushButton("Open a folder instead…")
+        self.folder_button.setObjectName("download_folder_button")
+        self.folder_button.setToolTip("A folder that already holds the four files (e.g. copied from elsewhere)")
+        self.folder_button.clicked.connect(self.folder_requested)
+        self.cancel_button = QPushButton("Close" if self.cached is not None else "Cancel")
+        self.cancel_button.setObjectName("download_close_button")
         self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.folder_button)
+        buttons.addStretch(1)
+        for b in (self.train_button, self.download_button, self.cancel_button):
+            buttons.addWidget(b)
+        default = self.train_button if self.train_button.isVisibleTo(self) else self.download_button
+        if self.in_use:
+            default = self.cancel_button
+        default.setDefault(True)
+
         layout = QVBoxLayout(self)
-        layout.addWidget(self.detail_label)
+        layout.addWidget(self.info_label)
+        layout.addWidget(self.mirror_row)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.error_text, 1)
         layout.addWidget(self.bar)
-        layout.addWidget(self.buttons)
-        self._thread = _DownloadThread(dest, prefix, timeout, self)
+        layout.addLayout(buttons)
+        self._thread: _DownloadThread | None = None
+        self._new_thread(prefix or None)
+        self._done = True  # nothing running: Cancel closes
+
+    # ---- texts ---------------------------------------------------------------------------------------
+    def _info_text(self, prefix) -> str:
+        from core.download import DEFAULT_PREFIX, HINTON_FILES, HINTON_SIZES
+
+        names = ", ".join(HINTON_FILES)
+        size = sum(HINTON_SIZES.values()) / 1e6
+        source = prefix if prefix else f"{DEFAULT_PREFIX.split('/')[2]} (files pinned to one commit)"
+        return (
+            "<p>The 4-gram corpus of the classic exercise: "
+            f"{len(HINTON_FILES)} files ({html.escape(names)}), {size:.1f} MB in all, "
+            "each checked against its sha256 checksum.</p>"
+            f"<p><b>From:</b> {html.escape(source)}<br><b>Into:</b> {html.escape(str(self.dest))}</p>"
+        )
+
+    def _first_status(self) -> str:
+        if self.cached is None:
+            return "Download it now? Nothing is written under a file's name until its checksum matches."
+        where = f"Already downloaded: the four files are in {self.cached}, intact."
+        if self.in_use:
+            return where + " It is the corpus in use."
+        return where + " Another corpus is in use: “Train on it” switches to it."
+
+    # ---- control -----------------------------------------------------------------------
+    def _new_thread(self, prefix=None) -> None:
+        self._thread = _DownloadThread(self.dest, prefix, self.timeout, self)
         self._thread.progress.connect(self._on_progress)
         self._thread.succeeded.connect(self._on_succeeded)
         self._thread.failed.connect(self._on_failed)
         self._thread.cancelled_.connect(self._on_cancelled)
-        self._done = False
 
-    # ---- control -----------------------------------------------------------------------
+    def mirror(self) -> str | None:
+        """The mirror typed (None: the public addresses); raises InputError if it is not a URL prefix."""
+        from core.download import file_urls
+
+        text = self.mirror_edit.text().strip()
+        if not text:
+            return None
+        file_urls(text)  # checks it
+        return text
+
     def start(self) -> None:
-        self.open()
+        """Download (or retry) now, from the mirror typed or the public addresses."""
+        from core.errors import ExplorerError
+
+        if self.running:
+            return
+        try:
+            prefix = self.mirror()
+        except ExplorerError as err:
+            self._on_failed(str(err), emit=False)
+            return
+        if self._thread.isFinished() or self._thread.prefix != prefix:  # a thread runs once: a new one
+            self._new_thread(prefix)
+        self._done = False
+        self.folder = self.error = None
+        self.error_text.hide()
+        self.error_text.clear()
+        self.status_label.setText("Connecting…")
+        self.bar.setValue(0)
+        self.bar.show()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setDefault(True)
+        for b in (self.download_button, self.train_button, self.folder_button, self.mirror_edit):
+            b.setEnabled(False)
+        self.train_button.hide()
+        if not self.isVisible():
+            self.open()
         self._thread.start()
 
     @property
     def running(self) -> bool:
-        return self._thread.isRunning()
+        return self._thread is not None and self._thread.isRunning()
 
     def cancel(self) -> None:
-        """Ask the download to stop (it stops within one chunk), or close when it has ended."""
+        """Ask the download to stop (it stops within one chunk), or close when nothing runs."""
         if self._done:
             self.accept() if self.folder else self.reject()
             return
@@ -292,7 +430,7 @@ class DownloadDialog(QDialog):
 
     def wait_stopped(self, ms: int = 5000) -> None:
         """Cancel and wait for the thread (when the window closes)."""
-        if self._thread.isRunning():
+        if self._thread is not None and self._thread.isRunning():
             self._thread.cancel_event.set()
             self._thread.wait(ms)
 
@@ -318,6 +456,11 @@ class DownloadDialog(QDialog):
         self.status_label.setText(text)
         self.cancel_button.setText("Close")
         self.cancel_button.setEnabled(True)
+        for b in (self.download_button, self.folder_button, self.mirror_edit):
+            b.setEnabled(True)
+        self.download_button.setText("Retry")
+        self.download_button.setVisible(not ok)
+        (self.cancel_button if ok else self.download_button).setDefault(True)
         if ok:
             self.bar.setValue(self.bar.maximum())
 
@@ -326,15 +469,61 @@ class DownloadDialog(QDialog):
         self._finish(f"Done: the corpus is in {folder}", True)
         self.finished_download.emit(folder)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, message: str, emit: bool = True) -> None:
         self.error = message
-        self._finish(f"Download failed: {message}", False)
-        self.download_failed.emit(message)
+        self._finish(
+            "Download failed (nothing unverified was kept). Retry, give a mirror, or open a folder "
+            "that holds the files:",
+            False,
+        )
+        self.bar.hide()
+        self.error_text.setPlainText(message)
+        self.error_text.show()
+        self._fit_error()
+        if emit:
+            self.download_failed.emit(message)
+
+    def _fit_error(self) -> None:
+        """Make the message box tall enough for the whole message (up to a dozen lines; it scrolls beyond)."""
+        box = self.error_text
+        self.layout().activate()
+        doc = box.document()
+        doc.setTextWidth(max(100, box.viewport().width()))
+        lines = sum(max(1, b.layout().lineCount()) for b in _blocks(doc))
+        line_h = box.fontMetrics().lineSpacing()
+        margins = box.contentsMargins().top() + box.contentsMargins().bottom() + 2 * int(doc.documentMargin()) + 4
+        box.setMinimumHeight(min(12, max(2, lines)) * line_h + margins)
+        self.adjustSize()
 
     def _on_cancelled(self, message: str) -> None:
         self.error = "cancelled"
         self._finish("Download cancelled; nothing half-written was kept.", False)
         self.download_cancelled.emit()
+
+
+class _MessageText(QPlainTextEdit):
+    """A read-only text box whose preferred height is its minimum one (set to fit its text), not 192 pixels."""
+
+    def sizeHint(self) -> QSize:
+        try:
+            return QSize(super().sizeHint().width(), self.minimumHeight())
+        except Exception:  # an override of a Qt virtual must never raise (PySide6 would crash)
+            logging.getLogger(__name__).exception("text box size")
+            return QSize(256, 60)
+
+
+def _blocks(doc):
+    block = doc.begin()
+    while block.isValid():
+        yield block
+        block = block.next()
+
+
+def _same_folder(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
 
 
 __all__ = [

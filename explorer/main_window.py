@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
     The questions it asks go through replaceable callables, so that tests and
     scripts can answer them: ``ask_unsaved(parent, doing) -> "save"|"discard"|"cancel"``,
     ``ask_yes_no(parent, title, text) -> bool``, ``ask_save_path(parent) -> str``,
+    ``ask_folder(parent, title) -> str`` ('' when cancelled),
     ``ask_restore(parent, text) -> bool | None`` (True restores an autosave, False deletes it,
     None keeps it for the next start) and ``ask_vocab_size(parent, path, offered) -> int | None``
     (File ▸ Open corpus text file: how many of its most frequent words make the vocabulary,
@@ -278,6 +279,7 @@ class MainWindow(QMainWindow):
         self.ask_unsaved = dialogs.ask_unsaved
         self.ask_yes_no = _ask_yes_no
         self.ask_save_path = _ask_save_path
+        self.ask_folder = _ask_folder
         self.ask_restore = _ask_restore
         self.ask_vocab_size = dialogs.ask_vocab_size
         # The vocabulary size offered when a text file is opened: the last one used (the command line's
@@ -829,7 +831,7 @@ class MainWindow(QMainWindow):
             self.open_corpus(path, vocab_size=size)
 
     def open_corpus_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder with the Hinton corpus files", str(Path.home()))
+        path = self.ask_folder(self, "Open a folder with the Hinton corpus files")
         if path:
             self.open_corpus(path)
 
@@ -883,30 +885,44 @@ class MainWindow(QMainWindow):
         self.show_error(f"Cannot open the corpus: {message}", "Could not open the corpus")
         self.corpus_failed.emit(message)
 
-    def download_hinton(self) -> None:
-        from core.download import find_cached
-
-        if self.download_dialog is not None and self.download_dialog.running:
+    def download_hinton(self) -> dialogs.DownloadDialog:
+        """File ▸ Download: the dialog that asks first, says when the files are already there, then downloads."""
+        if self.download_dialog is not None and (self.download_dialog.running or self.download_dialog.isVisible()):
             self.download_dialog.raise_()
-            return
-        folder = find_cached() if self.download_dest is None else find_cached(self.download_dest)
-        if folder is not None:
-            self._offer_switch(str(folder), already=True)
-            return
-        dialog = dialogs.DownloadDialog(self, dest=self.download_dest, prefix=self.download_prefix)
+            return self.download_dialog
+        c = self.session.corpus
+        dialog = dialogs.DownloadDialog(
+            self,
+            dest=self.download_dest,
+            prefix=self.download_prefix,
+            in_use=c.source if c.kind == "hinton" else None,
+        )
         dialog.finished_download.connect(self._on_downloaded)
+        dialog.train_requested.connect(lambda folder: self._train_on_download(folder))
+        dialog.folder_requested.connect(self._open_folder_instead)
         self.download_dialog = dialog
-        dialog.start()
+        dialog.open()
+        return dialog
 
     def _on_downloaded(self, folder: str) -> None:
         if self.download_dialog is not None:
             self.download_dialog.accept()
-        self._offer_switch(folder, already=False)
-
-    def _offer_switch(self, folder: str, already: bool) -> None:
-        first = "The Hinton corpus is already downloaded" if already else "The Hinton corpus is downloaded"
-        if self.ask_yes_no(self, "Hinton corpus", f"{first} (in {folder}).\nTrain on it now?"):
+        if self.ask_yes_no(self, "Hinton corpus", f"The Hinton corpus is downloaded (in {folder}).\nTrain on it now?"):
             self.open_corpus(folder)
+
+    def _train_on_download(self, folder: str) -> None:
+        if self.download_dialog is not None:
+            self.download_dialog.accept()
+        self.open_corpus(folder)
+
+    def _open_folder_instead(self) -> None:
+        """The download dialog's "Open a folder instead…": a folder that already holds the four files."""
+        folder = self.ask_folder(self, "Open a folder with the Hinton corpus files")
+        if not folder:
+            return
+        if self.download_dialog is not None:
+            self.download_dialog.accept()
+        self.open_corpus(folder)
 
     # ---- help -----------------------------------------------------------------------------------------------
     def shortcut_rows(self) -> list[tuple[str, str]]:
@@ -1037,6 +1053,10 @@ def _ask_restore(parent, text: str) -> bool | None:
     box.exec()
     clicked = box.clickedButton()
     return True if clicked is restore else False if clicked is discard else None
+
+
+def _ask_folder(parent, title: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, title, str(Path.home()))
 
 
 def _ask_save_path(parent) -> str:

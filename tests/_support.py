@@ -34,3 +34,31 @@ def interrupt_on_call(monkeypatch, obj, name: str, n: int) -> None:
         return real(*args)
 
     monkeypatch.setattr(obj, name, interrupted)
+
+
+class FolderServer:
+    """Serve a folder over HTTP on 127.0.0.1 (a local mirror for download tests): ``url`` ends in ``/``."""
+
+    def __init__(self, folder):
+        import functools
+        import http.server
+        import threading
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)

@@ -331,36 +331,6 @@ def test_open_corpus_runs_in_the_background_and_errors_are_shown(window, qtbot, 
     assert s.corpus.source.endswith("story.txt")
 
 
-def test_download_from_a_mirror_then_offers_to_switch(window, qtbot, tmp_path, monkeypatch):
-    if not (HINTON / "vocab.txt").is_file():
-        pytest.skip(f"the real corpus is not at {HINTON}")
-    from core.download import find_cached
-
-    monkeypatch.setenv("BACKPROP_EXPLORER_CACHE", str(tmp_path))
-    window.download_prefix = HINTON.as_uri() + "/"
-    window.answers.yes_no = False
-    action(window, "action_download").trigger()
-    dialog = window.download_dialog
-    assert dialog.isVisible()
-    with qtbot.waitSignal(dialog.finished_download, timeout=30_000):
-        pass
-    assert find_cached() == tmp_path / "hinton"
-    assert dialog.bar.value() == dialog.bar.maximum()
-    assert any("Train on it now?" in q for q in window.answers.asked)
-    assert window.session.corpus.kind == "demo"  # the user said no
-
-
-def test_cancelled_download_says_so(qtbot, tmp_path):
-    dialog = dialogs.DownloadDialog(dest=tmp_path / "dl", prefix="http://127.0.0.1:9/")
-    qtbot.addWidget(dialog)
-    dialog._thread.cancel_event.set()
-    with qtbot.waitSignal(dialog.download_cancelled, timeout=10_000):
-        dialog.start()
-    assert "cancelled" in dialog.status_label.text()
-    assert dialog.cancel_button.text() == "Close"
-    assert not list((tmp_path / "dl").glob("*"))
-
-
 # ---- divergence --------------------------------------------------------------------------------------
 
 
