@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CheckpointError, ConfigError
+from .files import new_file_mode
 from .history import History
 from .model import PARAM_NAMES, Config, FourGramModel
 
@@ -93,9 +94,7 @@ def save(path, model: FourGramModel, history: History | None = None, *, step: in
             np.savez_compressed(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        mode = _mode_for(path)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
         tmp = None
     except OSError as err:
@@ -116,25 +115,9 @@ def _temp_prefix(path: Path) -> str:
     return "." + path.name[:100] + "."
 
 
-def _mode_for(path: Path) -> int | None:
-    """The permissions to give the new file: those of the file it replaces, else what open() would give.
-
-    A temporary file is private (0600); a new checkpoint should get the usual
-    0666 minus the user's umask, read from /proc where it can be read without
-    changing it. None keeps the private mode.
-    """
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        pass
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+def _mode_for(path: Path) -> int:
+    """The permissions to give the new file: what open() would give (the temporary file is private, 0600)."""
+    return new_file_mode(path)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -508,6 +508,8 @@ def _read_parsed(key: str, folder: Path) -> Corpus | None:
 def _write_parsed(key: str, corpus: Corpus) -> None:
     import tempfile
 
+    from .files import new_file_mode
+
     folder = _parsed_dir()
     tmp = None
     try:
@@ -525,6 +527,7 @@ def _write_parsed(key: str, corpus: Corpus) -> None:
                 test=corpus.test,
                 notes=np.array(corpus.notes, dtype=str).reshape(-1),
             )
+        os.chmod(tmp, new_file_mode(folder / f"hinton-{key}.npz"))
         os.replace(tmp, folder / f"hinton-{key}.npz")
         tmp = None
     except (OSError, ValueError):

@@ -31,6 +31,7 @@ from typing import TextIO
 import platformdirs
 
 from core.errors import DownloadError, InputError
+from core.files import new_file_mode
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -272,6 +273,7 @@ def _download_file(
                 f"(got {got[:12]}..., expected {expected_sha[:12]}...): nothing was saved"
             )
         try:
+            os.chmod(tmp, new_file_mode(folder / name))  # not the temporary file's private 0600
             os.replace(tmp, folder / name)
         except OSError as e:
             raise disk_error(e) from None

@@ -1,20 +1,20 @@
 """Writing an array to disk for use elsewhere: ``.npy`` for NumPy, ``.csv`` for a spreadsheet.
 
 Files are written to a temporary name in the same folder and renamed into
-place, so a failure never leaves a half-written file under the real name.
+place (``core.files.atomic_path``), so a failure never leaves a half-written
+file under the real name; they get the permissions ``open()`` would give.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .files import atomic_path
 
 FORMATS = (".npy", ".csv")
 
@@ -36,16 +36,10 @@ def save_array(path, array, *, row_labels=None, col_labels=None) -> Path:
     if not path.parent.is_dir():
         raise InputError(f"cannot write {path}: folder {path.parent} does not exist")
     data = _npy_bytes(a) if suffix == ".npy" else _csv_bytes(a, row_labels, col_labels).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
     except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise InputError(f"cannot write {path}: {err.strerror or err}") from None
     return path
 

@@ -815,8 +815,15 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if path.suffix.lower() != ".png":
             path = path.with_name(path.name + ".png")
-        if not self.grab().save(str(path), "PNG"):
-            self.show_error(f"could not write the picture to {path}", "Could not save the picture")
+        from core.files import atomic_path
+
+        try:
+            with atomic_path(path, suffix=".png") as tmp:  # written whole, or not at all
+                if not self.grab().save(str(tmp), "PNG"):
+                    raise OSError(f"could not write the picture to {path}")
+        except OSError as err:
+            text = f"cannot write {path}: {err.strerror}" if err.strerror else str(err)
+            self.show_error(text, "Could not save the picture")
             return False
         self.statusBar().showMessage(f"Saved {path}", 8000)
         return True

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from pyqtgraph.exporters import ImageExporter
 from PySide6.QtWidgets import QFileDialog
 
 from core.errors import ExplorerError
+from core.files import atomic_path
 
 
 def ask_save_path(parent, title: str, suggested: str, filters: str) -> str:
@@ -23,20 +23,15 @@ def save_plot_png(plot_item, path, width: int) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise ExplorerError(f"cannot write {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix="." + path.stem + ".", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        exporter = ImageExporter(plot_item)
-        exporter.parameters()["width"] = int(width)
-        ok = exporter.export(tmp)
-        if ok is False or os.path.getsize(tmp) == 0:
-            raise ExplorerError(f"could not write the image to {path}")
-        os.replace(tmp, path)
+        with atomic_path(path, prefix="." + path.stem + ".", suffix=".png") as tmp:
+            exporter = ImageExporter(plot_item)
+            exporter.parameters()["width"] = int(width)
+            ok = exporter.export(str(tmp))
+            if ok is False or os.path.getsize(tmp) == 0:
+                raise ExplorerError(f"could not write the image to {path}")
     except OSError as err:
         raise ExplorerError(f"cannot write {path}: {err.strerror or err}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
