@@ -208,3 +208,35 @@ def test_a_new_network_rebuilds_the_map(view, session, qtbot):
 def test_refresh_cost_is_recorded(view):
     view.refresh()
     assert 0 < view.last_refresh_seconds
+
+
+@pytest.mark.parametrize("width", [800, 1600, 2400])
+def test_the_exported_map_is_drawn_for_its_size_with_labels_clear_of_the_markers(view, qtbot, tmp_path, width):
+    from PySide6.QtGui import QImage
+
+    from explorer.widgets.export import save_plot_png
+
+    view.resize(420, 320)  # a small panel, as in a crowded window: the picture must not be it blown up
+    view.select_word("day")
+    path = view.export_png(tmp_path / "map.png", width)
+    image = QImage(str(path))
+    height = round(width * 10 / 16)
+    assert (image.width(), image.height()) == (width, height)
+
+    figure = view.export_figure(width)
+    qtbot.addWidget(figure)
+    save_plot_png(figure.getPlotItem(), tmp_path / "again.png", width)  # paints the figure's labels
+    pi = figure.getPlotItem()
+    tick = pi.getAxis("bottom").style["tickFont"].pixelSize()
+    title = int(pi.getAxis("bottom").labelStyle["font-size"].removesuffix("px"))
+    word = figure.labels.font.pixelSize()
+    for size in (tick, title, word):  # text about 2-3 % of the picture's height: readable on a slide, not huge
+        assert 0.017 * height <= size <= 0.03 * height, (size, height)
+    marker = embedding_map_view.EXPORT_STYLE["marker"] * width / 1600
+    drawn, placed = figure.labels.drawn, figure.labels.placed
+    assert len(drawn) >= 25 and view.selected in drawn
+    for i, rect in zip(drawn, placed):
+        centre = pi.getViewBox().mapViewToScene(QPointF(*view.coords[i]))  # the figure's scene: its pixels
+        nearest_x = min(max(centre.x(), rect.left()), rect.right())
+        nearest_y = min(max(centre.y(), rect.top()), rect.bottom())
+        assert np.hypot(centre.x() - nearest_x, centre.y() - nearest_y) > marker / 2, view.labels.words[i]

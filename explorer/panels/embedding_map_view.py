@@ -55,6 +55,18 @@ from ..widgets import on_screen
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png
 
 MAX_REFRESH_HZ = 3.0
+EXPORT_SIZE = (1600, 1000)  # pixels of the exported map (16:10, a slide's proportions)
+# Sizes in pixels of the exported map's text, markers and lines at 1600 pixels wide; they scale with the width.
+EXPORT_STYLE = {
+    "tick_font": 22,
+    "label_font": 26,
+    "word_font": 20,
+    "marker": 12,
+    "line": 2,
+    "tick": 8,
+    "left_axis": 120,
+    "bottom_axis": 90,
+}
 POINT_COLOUR = (70, 110, 160, 170)
 LABEL_COLOUR = QColor(40, 40, 40)
 SELECTED_COLOUR = QColor(200, 30, 30)
@@ -72,13 +84,23 @@ class WordLabels(pg.GraphicsObject):
     priority order (emphasised words first, then ``order``) and a label that
     would overlap one already placed is skipped, unless ``show_all``.
     ``drawn`` lists the word indices placed by the last paint and ``placed``
-    their rectangles in device pixels.
+    their rectangles in device pixels. ``pixel_size`` (instead of
+    ``point_size``) sizes the font in device pixels, for a picture of a given
+    size; ``gap`` is the distance in pixels from a point to its label (more
+    than the marker's radius, so that no label hides under its marker);
+    ``backdrop`` draws every label on a pale box, to read over dense points.
     """
 
-    def __init__(self, words, order=None, point_size: float = 7.0):
+    def __init__(self, words, order=None, point_size: float = 7.0, *, pixel_size: int | None = None,
+                 gap: float = 5.0, backdrop: bool = False):
         super().__init__()
+        self.backdrop = backdrop
         self.font = QFont()
-        self.font.setPointSizeF(point_size)
+        if pixel_size is not None:
+            self.font.setPixelSize(max(1, int(pixel_size)))
+        else:
+            self.font.setPointSizeF(point_size)
+        self.gap = float(gap)
         self.bold = QFont(self.font)
         self.bold.setBold(True)
         self.show_all = False
@@ -157,11 +179,12 @@ class WordLabels(pg.GraphicsObject):
                 continue  # the point is off the map: no orphan label at the edge
             # where the label may go: right of the point, left of it, above, below
             # (emphasised words also a line further up or down, joined by a leader line)
-            spots = [(px[i] + 5.0, py[i] - h / 2), (px[i] - 5.0 - w, py[i] - h / 2),
-                     (px[i] - w / 2, py[i] - h - 3.0), (px[i] - w / 2, py[i] + 3.0)]
+            g = self.gap
+            spots = [(px[i] + g, py[i] - h / 2), (px[i] - g - w, py[i] - h / 2),
+                     (px[i] - w / 2, py[i] - h - g + 2.0), (px[i] - w / 2, py[i] + g - 2.0)]
             if bold:
-                spots += [(px[i] + 8.0, py[i] - 1.5 * h - 2), (px[i] + 8.0, py[i] + h / 2 + 2),
-                          (px[i] - 8.0 - w, py[i] - 1.5 * h - 2), (px[i] - 8.0 - w, py[i] + h / 2 + 2)]
+                spots += [(px[i] + g + 3, py[i] - 1.5 * h - 2), (px[i] + g + 3, py[i] + h / 2 + 2),
+                          (px[i] - g - 3 - w, py[i] - 1.5 * h - 2), (px[i] - g - 3 - w, py[i] + h / 2 + 2)]
             place = None
             for k, (x0, y0) in enumerate(spots if not self.show_all else spots[:1]):
                 if self.show_all or not occupied[cells(x0, y0, w)].any():
@@ -183,6 +206,10 @@ class WordLabels(pg.GraphicsObject):
                 p.setFont(self.bold)
                 p.setPen(self.emphasis[i])
             else:
+                if self.backdrop:
+                    p.setPen(Qt.NoPen)
+                    p.setBrush(QColor(255, 255, 255, 170))
+                    p.drawRect(QRectF(x0 - 1, y0, w + 2, h))
                 p.setFont(self.font)
                 p.setPen(LABEL_COLOUR)
             p.drawText(QPointF(x0, y0 + self.ascent), self.words[i])
@@ -462,8 +489,73 @@ class EmbeddingMapView(QWidget):
         return [self.export_action]
 
     def export_png(self, path, width: int | None = None):
-        """Write the map as on screen to ``path`` (PNG)."""
-        return save_plot_png(self.plot.getPlotItem(), path, width or max(800, self.plot.width()))
+        """Write the map to ``path`` (PNG), ``width`` pixels wide (default 1600) at 16:10, to read on a slide.
+
+        The picture is a figure of its own (``export_figure``), not the panel's
+        pixels blown up: fonts, markers and labels are sized for the picture.
+        """
+        figure = self.export_figure(width or EXPORT_SIZE[0])
+        try:
+            return save_plot_png(figure.getPlotItem(), path, figure.width())
+        finally:
+            figure.deleteLater()
+
+    def export_figure(self, width: int = EXPORT_SIZE[0]) -> pg.PlotWidget:
+        """The map as on screen (same points, view range, labels shown, chosen words), drawn for a picture
+        ``width`` pixels wide at 16:10: text and markers scale with the width, the sizes ``EXPORT_STYLE``
+        gives at 1600 pixels. Not shown; its ``labels`` is the figure's ``WordLabels``."""
+        width = max(200, int(width))
+        height = round(width * EXPORT_SIZE[1] / EXPORT_SIZE[0])
+        k = width / EXPORT_SIZE[0]
+        px = {name: max(1, round(v * k)) for name, v in EXPORT_STYLE.items()}
+        figure = pg.PlotWidget(background="w")
+        figure.setAttribute(Qt.WA_DontShowOnScreen)
+        figure.setMenuEnabled(False)
+        figure.resize(width, height)
+        pi = figure.getPlotItem()
+        pi.hideButtons()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        tick_font = QFont()
+        tick_font.setPixelSize(px["tick_font"])
+        for name in ("bottom", "left"):
+            title = self.plot.getPlotItem().getAxis(name).labelText  # as on screen
+            axis = pi.getAxis(name)
+            axis.setPen(pg.mkPen(90, 90, 90, width=px["line"]))
+            axis.setTextPen(pg.mkPen(50, 50, 50))
+            axis.enableAutoSIPrefix(False)
+            axis.setStyle(tickFont=tick_font, tickLength=-px["tick"], tickTextOffset=px["tick"])
+            axis.setLabel(title, **{"font-size": f"{px['label_font']}px", "color": "#323232"})
+        pi.getAxis("left").setWidth(px["left_axis"])
+        pi.getAxis("bottom").setHeight(px["bottom_axis"])
+        coords = self.coords if len(self.coords) == len(self.labels.words) else np.zeros((0, 2))
+        marker = px["marker"]
+        pi.addItem(pg.ScatterPlotItem(pos=coords, size=marker, pen=None, brush=pg.mkBrush(*POINT_COLOUR)))
+        emphasis = {i: c for i, c in self.labels.emphasis.items() if 0 <= i < len(coords)}
+        marks = pg.ScatterPlotItem(pxMode=True)
+        marks.setData([
+            {"pos": coords[i], "brush": pg.mkBrush(c), "pen": pg.mkPen("w", width=px["line"]),
+             "size": round(marker * (1.6 if c == SELECTED_COLOUR else 1.3))}
+            for i, c in reversed(list(emphasis.items()))  # the chosen word on top
+        ])
+        marks.setZValue(5)
+        pi.addItem(marks)
+        x, y = self.pair_line.getData()
+        if x is not None and len(x):
+            pi.addItem(pg.PlotDataItem(x=x, y=y, pen=pg.mkPen(PAIR_COLOUR, width=px["line"] * 2, style=Qt.DashLine)))
+        labels = WordLabels(self.labels.words, self.labels.order, pixel_size=px["word_font"],
+                            gap=0.8 * marker + px["tick"] / 2, backdrop=True)
+        labels.show_all = self.labels.show_all
+        labels.set_positions(coords if len(coords) else np.zeros((len(self.labels.words), 2)))
+        labels.set_emphasis(emphasis)
+        labels.setZValue(10)
+        pi.addItem(labels, ignoreBounds=True)
+        figure.labels = labels
+        # Lay the figure out at its size now (it is never shown), then give it the panel's view range.
+        pi.setGeometry(QRectF(0, 0, width, height))
+        pi.layout.activate()
+        (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        pi.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        return figure
 
     def _ask_export(self) -> None:
         ask_and_save_png(self, "Save the embedding map", "embedding_map.png", self.export_png, self.status_label.setText)
