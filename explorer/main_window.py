@@ -15,16 +15,13 @@ letters and Space give way to a focused text field, the F-keys always work.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QByteArray, QEvent, QRectF, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter, QPen, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QFrame,
     QLabel,
     QMainWindow,
@@ -41,7 +38,8 @@ from core.corpus import DEFAULT_VOCAB_SIZE
 from core.errors import ExplorerError
 from core.stages import N_STAGES, STAGE_NAMES, stage_text
 
-from . import dialogs
+from . import dialogs, file_dialogs
+from .settings import SETTINGS_ENV, settings_path  # noqa: F401  (where the window remembers its layout)
 from .panels.embedding_grad_view import EmbeddingGradView
 from .panels.embedding_map_view import EmbeddingMapView
 from .panels.gradcheck_view import GradCheckView
@@ -54,15 +52,7 @@ from .panels.predictions_view import PredictionsView
 
 # Panels that start in a tab behind another: built the first time they are shown or used, not at start-up.
 DEFERRED_PANELS = ("embedding_grad_view", "embedding_map_view", "gradcheck_view")
-SETTINGS_ENV = "BACKPROP_EXPLORER_SETTINGS"  # a folder for the window's settings instead of the user's
 LAYOUT_VERSION = 1  # of the saved dock layout: a layout saved by another version is not restored
-
-
-def settings_path() -> Path:
-    """Where the window remembers its size and panel layout between runs (an INI file)."""
-    root = os.environ.get(SETTINGS_ENV)
-    folder = Path(root) if root else Path(platformdirs.user_config_dir("backprop-explorer", appauthor=False))
-    return folder / "window.ini"
 
 
 class _Panels(dict):
@@ -258,7 +248,9 @@ class MainWindow(QMainWindow):
     The questions it asks go through replaceable callables, so that tests and
     scripts can answer them: ``ask_unsaved(parent, doing) -> "save"|"discard"|"cancel"``,
     ``ask_yes_no(parent, title, text) -> bool``, ``ask_save_path(parent) -> str``,
-    ``ask_folder(parent, title) -> str`` ('' when cancelled),
+    ``ask_open_path(parent, title, filters) -> str``, ``ask_save_file(parent, title, suggested, filters) -> str``
+    (a picture) and ``ask_folder(parent, title) -> str`` ('' when cancelled; every file dialog opens in the
+    last folder used, see ``explorer.file_dialogs``),
     ``ask_restore(parent, text) -> bool | None`` (True restores an autosave, False deletes it,
     None keeps it for the next start) and ``ask_vocab_size(parent, path, offered) -> int | None``
     (File ▸ Open corpus text file: how many of its most frequent words make the vocabulary,
@@ -279,7 +271,9 @@ class MainWindow(QMainWindow):
         self.ask_unsaved = dialogs.ask_unsaved
         self.ask_yes_no = _ask_yes_no
         self.ask_save_path = _ask_save_path
-        self.ask_folder = _ask_folder
+        self.ask_open_path = file_dialogs.ask_open_file
+        self.ask_save_file = file_dialogs.ask_save_file
+        self.ask_folder = file_dialogs.ask_folder
         self.ask_restore = _ask_restore
         self.ask_vocab_size = dialogs.ask_vocab_size
         # The vocabulary size offered when a text file is opened: the last one used (the command line's
@@ -745,7 +739,7 @@ class MainWindow(QMainWindow):
     def open_checkpoint(self) -> None:
         if not self.maybe_discard("opening a checkpoint"):
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(self._start_dir()), "Checkpoints (*.npz);;All files (*)")
+        path = self.ask_open_path(self, "Open checkpoint", "Checkpoints (*.npz);;All files (*)")
         if path:
             self.load_checkpoint_from(path)
 
@@ -761,9 +755,6 @@ class MainWindow(QMainWindow):
         self.checkpoint_path = Path(path)
         self.statusBar().showMessage(f"Opened {path}", 8000)
         return True
-
-    def _start_dir(self) -> Path:
-        return self.checkpoint_path.parent if self.checkpoint_path else Path.home()
 
     # ---- autosaves -------------------------------------------------------------------------------------
     def enable_autosave(self, folder=None, interval: float | None = None):
@@ -805,9 +796,7 @@ class MainWindow(QMainWindow):
 
     # ---- pictures -----------------------------------------------------------------------------------------------
     def save_picture(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save a picture of the window", str(Path.home() / "backprop-explorer.png"), "PNG images (*.png)"
-        )
+        path = self.ask_save_file(self, "Save a picture of the window", "backprop-explorer.png", "PNG images (*.png)")
         if path:
             self.save_picture_to(path)
 
@@ -830,7 +819,7 @@ class MainWindow(QMainWindow):
 
     # ---- corpora ---------------------------------------------------------------------------------------------
     def open_corpus_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a text corpus", str(Path.home()), "Text files (*.txt);;All files (*)")
+        path = self.ask_open_path(self, "Open a text corpus", "Text files (*.txt);;All files (*)")
         if not path:
             return
         size = self.ask_vocab_size(self, path, self.text_vocab_size)
@@ -1062,13 +1051,8 @@ def _ask_restore(parent, text: str) -> bool | None:
     return True if clicked is restore else False if clicked is discard else None
 
 
-def _ask_folder(parent, title: str) -> str:
-    return QFileDialog.getExistingDirectory(parent, title, str(Path.home()))
-
-
 def _ask_save_path(parent) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, "Save checkpoint", str(Path.home() / "backprop.npz"), "Checkpoints (*.npz)")
-    return path
+    return file_dialogs.ask_save_file(parent, "Save checkpoint", "backprop.npz", "Checkpoints (*.npz)")
 
 
 __all__ = ["MainWindow", "PANELS", "stage_position_text", "StageStrip", "StatusBar"]

@@ -6,16 +6,16 @@ import os
 from pathlib import Path
 
 from pyqtgraph.exporters import ImageExporter
-from PySide6.QtWidgets import QFileDialog
 
 from core.errors import ExplorerError
 from core.files import atomic_path
 
 
 def ask_save_path(parent, title: str, suggested: str, filters: str) -> str:
-    """The file name the user picks in a save dialog ('' when cancelled)."""
-    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
-    return path
+    """The file name the user picks in a save dialog ('' when cancelled), in the last folder used."""
+    from ..file_dialogs import ask_save_file
+
+    return ask_save_file(parent, title, suggested, filters)
 
 
 def save_plot_png(plot_item, path, width: int) -> Path:
