@@ -26,7 +26,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import CorpusError
+from .errors import CorpusError, RUN
+from .text import split_lowered
+from .text import plural
 
 HINTON_FILES = ("raw_sentences.txt", "vocab.txt", "valid_data.csv", "test_data.csv")
 HINTON_SIZES = (372_550, 46_568, 46_568)
@@ -216,12 +218,14 @@ def _fallback_note(path: Path) -> list[str]:
     n = getattr(_fallback_count, "n", 0)
     if not n:
         return []
-    return [f"{path.name} is not all UTF-8: {n:,} byte(s) were read as Windows-1252/Latin-1 characters"]
+    were = "was" if n == 1 else "were"
+    return [f"{path.name} is not all UTF-8: {plural(n, 'byte')} {were} read as Windows-1252/Latin-1 characters"]
 
 
 # ---- words and 4-grams --------------------------------------------------------------------
 
 LINE_MARK = "\0"  # stands for a line break among the words of a block (NUL bytes in the text become spaces)
+_KEEP = frozenset({LINE_MARK})
 _SPACES = " \t\n\r\v\f\x85\xa0\u2028\u2029\u3000"  # where a block may be cut without cutting a word
 
 
@@ -247,7 +251,7 @@ def _word_blocks(path: Path, encoding: str) -> Iterator[list[str]]:
                     text, carry = text[: max(cut, 0)], text[max(cut, 0) :]
             if text:
                 text = text.replace(LINE_MARK, " ").replace("\r\n", "\n").replace("\r", "\n")
-                yield text.lower().replace("\n", f" {LINE_MARK} ").split()
+                yield split_lowered(text.lower().replace("\n", f" {LINE_MARK} "), _KEEP)
             if not block:
                 break
 
@@ -622,10 +626,13 @@ def _check_vocab_size(vocab_size) -> int:
     return int(vocab_size)
 
 
-def load_text(path, vocab_size: int = DEFAULT_VOCAB_SIZE, *, name: str | None = None, kind: str = "text") -> Corpus:
+def load_text(path, vocab_size: int | None = None, *, name: str | None = None, kind: str = "text") -> Corpus:
     """Any plain-text file: one sentence per line.
 
-    Lower-case, split on white space; the ``vocab_size`` most frequent words
+    Lower-case, cut into words as the Hinton corpus is (``core.text.tokenize``:
+    punctuation and clitics apart, "day," -> "day ,"); the ``vocab_size`` most frequent words
+    (default ``DEFAULT_VOCAB_SIZE``; a note says when the file has fewer words
+    than a size that was asked for)
     (ties: first seen first) are the vocabulary; 4-grams of one line that
     contain another word are skipped and counted; sentences are split
     80/10/10 into train/valid/test by a fixed permutation (a line longer than
@@ -633,18 +640,19 @@ def load_text(path, vocab_size: int = DEFAULT_VOCAB_SIZE, *, name: str | None = 
     Raises CorpusError, with one line, for anything that cannot make a corpus.
     """
     path = Path(path)
-    vocab_size = _check_vocab_size(vocab_size)
+    asked = vocab_size is not None
+    vocab_size = _check_vocab_size(vocab_size if asked else DEFAULT_VOCAB_SIZE)
     if _file_kind(path) == "folder":
         raise CorpusError(f"{path} is a folder without the Hinton corpus files ({', '.join(HINTON_FILES)})")
     try:
-        return _load_text(path, vocab_size, name, kind)
+        return _load_text(path, vocab_size, name, kind, asked)
     except OSError as err:
         raise CorpusError(f"cannot read {path}: {err.strerror or err}") from None
     except MemoryError:
         raise CorpusError(f"{path} is too large to load into memory") from None
 
 
-def _load_text(path: Path, vocab_size: int, name: str | None, kind: str) -> Corpus:
+def _load_text(path: Path, vocab_size: int, name: str | None, kind: str, asked: bool) -> Corpus:
     encoding = _encoding(path)
     notes = []
 
@@ -660,8 +668,9 @@ def _load_text(path: Path, vocab_size: int, name: str | None, kind: str) -> Corp
     counts.pop(LINE_MARK, None)
     notes += _fallback_note(path)
     if dropped_below:
+        seen = "once" if dropped_below == 1 else f"{dropped_below} times"
         notes.append(
-            f"more than {MAX_DISTINCT_WORDS:,} distinct words: words seen {dropped_below} time(s) or less in part "
+            f"more than {MAX_DISTINCT_WORDS:,} distinct words: words seen {seen} or less in part "
             "of the file were left out of the count"
         )
     if not counts:
@@ -669,7 +678,7 @@ def _load_text(path: Path, vocab_size: int, name: str | None, kind: str) -> Corp
     if len(counts) < 2:
         raise CorpusError(f"{path} has only one distinct word")
     vocab = [w for w, _ in counts.most_common(vocab_size)]  # ties keep first-seen order
-    if len(counts) < vocab_size and not dropped_below:
+    if asked and len(counts) < vocab_size and not dropped_below:
         notes.append(f"only {len(counts):,} distinct words, fewer than the {vocab_size:,} asked for")
     del counts
 
@@ -684,19 +693,27 @@ def _load_text(path: Path, vocab_size: int, name: str | None, kind: str) -> Corp
     if lines.short == lines.nonempty:
         raise CorpusError(f"{path}: no line has 4 or more words (the file needs one sentence per line)")
     if lines.short:
-        notes.append(f"{lines.short:,} of {lines.nonempty:,} lines have fewer than 4 words and were skipped")
+        notes.append(
+            f"{lines.short:,} of {plural(lines.nonempty, 'line')} {'has' if lines.short == 1 else 'have'} "
+            f"fewer than 4 words and {'was' if lines.short == 1 else 'were'} skipped"
+        )
     if grams.skipped:
-        notes.append(f"{grams.skipped:,} 4-grams containing a word outside the vocabulary were skipped")
+        notes.append(
+            f"{plural(grams.skipped, '4-gram')} containing a word outside the vocabulary "
+            f"{'was' if grams.skipped == 1 else 'were'} skipped"
+        )
     if lines.long:
         notes.append(
-            f"{lines.long:,} line(s) longer than {SPLIT_BLOCK_WORDS:,} words were cut into blocks of "
+            f"{plural(lines.long, 'line')} longer than {SPLIT_BLOCK_WORDS:,} words "
+            f"{'was' if lines.long == 1 else 'were'} cut into blocks of "
             f"{SPLIT_BLOCK_WORDS:,} words for the training/validation/test split"
         )
 
     usable = np.unique(blocks)  # blocks with at least one 4-gram, in file order
     if len(usable) < 3:
         raise CorpusError(
-            f"{path}: only {len(usable)} sentence(s) have a 4-gram of vocabulary words; at least 3 are needed "
+            f"{path}: only {plural(len(usable), 'sentence')} {'has' if len(usable) == 1 else 'have'} a 4-gram of "
+            "vocabulary words; at least 3 are needed "
             "(one each for training, validation and test; one sentence per line)"
         )
     perm = np.random.default_rng(_SPLIT_SEED).permutation(len(usable))
@@ -746,9 +763,13 @@ def _starts_with(path: Path, magic: bytes) -> bool:
         return False
 
 
-def load_source(source, vocab_size: int = DEFAULT_VOCAB_SIZE) -> Corpus:
-    """``demo``, ``hinton`` (the downloaded copy), a Hinton-layout folder, a ``data.mat`` or a text file."""
-    vocab_size = _check_vocab_size(vocab_size)
+def load_source(source, vocab_size: int | None = None) -> Corpus:
+    """``demo``, ``hinton`` (the downloaded copy), a Hinton-layout folder, a ``data.mat`` or a text file.
+
+    ``vocab_size`` is for a text file (see ``load_text``; None: the default, without a note).
+    """
+    if vocab_size is not None:
+        vocab_size = _check_vocab_size(vocab_size)
     s = str(source)
     if not s.strip():
         raise CorpusError("no corpus given: use demo, hinton, a folder or a file")
@@ -760,8 +781,8 @@ def load_source(source, vocab_size: int = DEFAULT_VOCAB_SIZE) -> Corpus:
         folder = find_cached()
         if folder is None:
             raise CorpusError(
-                f"the Hinton corpus has not been downloaded yet (expected in {cache_dir()}); "
-                "run `backprop-explorer download` or give its folder"
+                f"the Hinton corpus has not been downloaded yet (expected in {cache_dir()}): "
+                f"run `{RUN} download` (or File ▸ Download in the window), or give its folder"
             )
         return load_hinton_folder(folder)
     p = Path(os.path.expanduser(s))

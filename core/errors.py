@@ -6,6 +6,10 @@ line exits 2); any other ``ExplorerError`` means "this failed" (exit 1).
 """
 
 
+#: How the README runs the command: what a message suggesting a command spells out (``f"{RUN} download"``).
+RUN = "uv run backprop-explorer"
+
+
 class ExplorerError(Exception):
     """A failure the user should read about in one line."""
 

@@ -22,7 +22,8 @@ from .errors import CorpusError
 
 SPLITS = (("train", "trainData"), ("valid", "validData"), ("test", "testData"))
 NEEDS_SCIPY = (
-    "reading .mat files needs scipy: pip install 'backprop-explorer[mat]' (or, in a uv project, uv pip install scipy)"
+    "reading .mat files needs scipy, which is not installed: run `uv sync --extra mat` "
+    "(or `pip install 'backprop-explorer[mat]'`)"
 )
 
 
@@ -102,7 +103,8 @@ def load_mat(path) -> Corpus:
         raise CorpusError(f"{name} has no struct 'data' (expected fields vocab, trainData, validData, testData)")
     missing = [k for k in ("vocab", *(k for _, k in SPLITS)) if k not in data]
     if missing:
-        raise CorpusError(f"{name}: the struct 'data' lacks the field(s) {', '.join(missing)}")
+        fields = "fields" if len(missing) > 1 else "field"
+        raise CorpusError(f"{name}: the struct 'data' lacks the {fields} {', '.join(missing)}")
     try:
         vocab = _vocab(name, data["vocab"])
         rows = {split: _rows(name, key, data[key], len(vocab)) for split, key in SPLITS}

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import ConfigError, InputError, UnknownWordError
 from .layers import ACTIVATIONS, Embedding, Linear, SoftmaxCrossEntropy, make_rng
+from .text import tokenize  # noqa: F401  (a string of words is cut as the corpora are)
 from .ranking import bottom_k, top_k
 from .spelling import Speller
 
@@ -82,7 +83,7 @@ class Config:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ConfigError(f"unknown hyperparameter(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown hyperparameter{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
         return cls(**d).validate()
 
     def replace(self, **changes) -> "Config":
@@ -92,11 +93,6 @@ class Config:
         """True when switching from self to other changes the network's shape or initial weights."""
         live = {"learning_rate", "momentum"}
         return any(getattr(self, f.name) != getattr(other, f.name) for f in fields(self) if f.name not in live)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case and split on white space, as the corpora are."""
-    return text.lower().split()
 
 
 class FourGramModel:

@@ -24,6 +24,7 @@ from .fast import FastPath
 from .history import History
 from .model import CONTEXT, Config, FourGramModel
 from .stages import N_STAGES, Stage, run_stages
+from .text import plural
 
 DIVERGENCE_FACTOR = 5
 VALID_PIECE = 4096  # validation rows per piece in validate_due()
@@ -65,7 +66,7 @@ class Trainer:
         c = self.model.config
         if len(corpus.train) < c.batch_size:
             raise ConfigError(
-                f"batch size {c.batch_size:,} is larger than the training set ({len(corpus.train):,} examples)"
+                f"batch size {c.batch_size:,} is larger than the training set ({plural(len(corpus.train), 'example')})"
             )
         self.fast_dtype = np.dtype(fast_dtype)
         self.learning_rate = c.learning_rate

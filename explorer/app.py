@@ -114,7 +114,7 @@ def create_window(data=None, model=None, corpus=None, config=None, vocab_size=No
     ``model``: a checkpoint file to continue from. ``config``: a ``core.model.Config``.
     Raises ``ExplorerError`` (one line) for a source or checkpoint that cannot be used.
     """
-    from core.corpus import DEFAULT_VOCAB_SIZE, load_source
+    from core.corpus import load_source
 
     from .main_window import MainWindow
     from .session import Session
@@ -124,7 +124,7 @@ def create_window(data=None, model=None, corpus=None, config=None, vocab_size=No
     ensure_app()
     if corpus is None:
         if data is not None:
-            corpus = load_source(data, DEFAULT_VOCAB_SIZE if vocab_size is None else vocab_size)
+            corpus = load_source(data, vocab_size)
         elif model is not None:
             corpus = _corpus_for_checkpoint(model)
         else:

@@ -39,6 +39,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, Qt, QTimer, Signal
 
 from core.errors import CheckpointError, CorpusError, ExplorerError
+from core.text import plural
 
 STATE_ENV = "BACKPROP_EXPLORER_STATE"  # a folder for the autosaves instead of the user's state folder
 INTERVAL_SECONDS = 60.0
@@ -452,7 +453,8 @@ class Autosaver(QObject):
         if self._executor is not None:
             self._submit(self._adopt, found.path)
         self.restored.emit(
-            f"Restored the autosave: {found.step:,} minibatches on the {found.corpus_name} (not yet saved in a file)."
+            f"Restored the autosave: {plural(found.step, 'minibatch')} on the {found.corpus_name} "
+            "(not yet saved in a file)."
         )
         return True
 

@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--seed", type=_non_negative_int, default=1, metavar="N", help="initial weights and batch order (default 1)"
     )
-    t.add_argument("--vocab-size", type=_positive_int, default=250, metavar="N", help="for text corpora (default 250)")
+    t.add_argument(
+        "--vocab-size", type=_positive_int, metavar="N", help="for a text file: its N most frequent words (default 250)"
+    )
     t.add_argument(
         "--precision",
         choices=("float32", "float64"),
@@ -125,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=helptext)
         s.add_argument("--model", required=True, metavar="FILE", help="a checkpoint written by train --save")
         if name == "predict":
-            s.add_argument("words", nargs=3, metavar="WORD")
+            s.add_argument(
+                "words", nargs="+", metavar="WORD",
+                help="three words or more (the last three are used, as in the window); punctuation such as "
+                "'day,' counts as words, as in the corpus",
+            )
         elif name == "nearest":
             s.add_argument("word", metavar="WORD")
         else:
@@ -258,8 +264,19 @@ def _load_model(path):
 
 
 def _cmd_predict(args, out) -> int:
+    from core.errors import InputError
+    from core.model import CONTEXT
+    from core.text import plural, tokenize
+
+    words = tokenize(" ".join(args.words))  # as the corpora and the window cut text: "day," is "day ,"
+    if len(words) < CONTEXT:
+        found = f": {' '.join(words)}" if words else ""
+        raise InputError(f"predict needs at least {CONTEXT} words, got {plural(len(words), 'word')}{found}")
     model = _load_model(args.model)
-    for word, p in model.predict(args.words, k=args.k):
+    context = words[-CONTEXT:]
+    if len(words) > CONTEXT:
+        print(f"(the last three of {len(words)} words: {' '.join(context)})", file=sys.stderr)
+    for word, p in model.predict(context, k=args.k):
         print(f"{word:<12} {p:.4f}", file=out)
     return 0
 
@@ -279,6 +296,7 @@ def _cmd_distance(args, out) -> int:
 
 def _cmd_download(args, out) -> int:
     from core.download import TextProgress, download_hinton
+    from core.errors import RUN
 
     progress = TextProgress(sys.stderr)
     try:
@@ -286,7 +304,7 @@ def _cmd_download(args, out) -> int:
     finally:
         progress.finish()
     print(f"The Hinton corpus is in {folder}", file=out)
-    print("Use it with: backprop-explorer train --data hinton", file=out)
+    print(f"Use it with: {RUN} train --data hinton (or File ▸ Open corpus in the window)", file=out)
     return 0
 
 

@@ -198,7 +198,8 @@ class ErrorHandler(QObject):
         where = f"The details were written to {path}" if path else "The details could not be written to a log file."
         if self.dialog is not None and self.dialog.isVisible():
             self._unseen += 1
-            self.dialog.setInformativeText(f"{where}\n\n({self._unseen} more error(s) since this one.)")
+            errors = "error" if self._unseen == 1 else "errors"
+            self.dialog.setInformativeText(f"{where}\n\n({self._unseen} more {errors} since this one.)")
             return
         self._unseen = 0
         box = QMessageBox(QMessageBox.Warning, "Backprop Explorer: unexpected error", summary, QMessageBox.Ok)

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from core.corpus import DEFAULT_VOCAB_SIZE
 from core.errors import ExplorerError
 from core.stages import N_STAGES, STAGE_NAMES, stage_text
+from core.text import plural
 
 from . import dialogs, file_dialogs
 from .settings import SETTINGS_ENV, settings_path  # noqa: F401  (where the window remembers its layout)
@@ -622,7 +623,7 @@ class MainWindow(QMainWindow):
         self.status_epoch.setText(f"Epoch {t.epoch + 1}")
         self.status_batch.setText(f"Batch {t.batch_in_epoch:,}/{t.batches_per_epoch:,}")
         self.status_batch.setToolTip(
-            f"Minibatches completed in this epoch / per epoch; {t.step:,} minibatches in all, "
+            f"Minibatches completed in this epoch / per epoch; {plural(t.step, 'minibatch')} in all, "
             f"batch size {s.config.batch_size}, learning rate {t.learning_rate:g}, momentum {t.momentum:g}"
         )
         eps = s.examples_per_second
@@ -781,7 +782,7 @@ class MainWindow(QMainWindow):
         return self.autosaver.offer_restore(lambda text: self.ask_restore(self, text), self.maybe_discard)
 
     def _on_autosaved(self, _path: str, step: int) -> None:
-        self.statusBar().showMessage(f"Autosaved ({step:,} minibatches).", 4000)
+        self.statusBar().showMessage(f"Autosaved ({plural(step, 'minibatch')}).", 4000)
 
     def _on_autosave_failed(self, text: str) -> None:
         if self._autosave_failed:  # said once in a dialog; afterwards in the status bar only

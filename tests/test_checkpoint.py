@@ -497,7 +497,7 @@ def test_float32_weights_are_accepted_as_float64(saved):
         ({"config": {"hidden_dim": 0}}, "hidden dim must be between"),
         ({"config": {"activation": "softsign"}}, "activation must be one of"),
         ({"config": {"learning_rate": "fast"}}, "learning rate must be a finite number"),
-        ({"config": {"colour": "blue"}}, "unknown hyperparameter(s): colour"),
+        ({"config": {"colour": "blue"}}, "unknown hyperparameter: colour"),
         ({"config": {"embed_dim": [4]}}, "embed dim must be a whole number"),
         ({"step": -1}, "the step count is malformed"),
         ({"step": "ten"}, "the step count is malformed"),

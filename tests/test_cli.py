@@ -50,6 +50,7 @@ def test_train_prints_progress_and_the_three_final_lines(trained):
     assert any(re.match(r"^Time \d+\.\d s \(\d+\.\d\d s per epoch\)$", line) for line in lines)
     assert lines[-1].startswith("Saved checkpoint")
     assert "Traceback" not in out
+    assert "asked for" not in out  # no vocabulary size was asked for: no note about one
 
 
 def final_value(out, which):
@@ -153,6 +154,31 @@ def test_unknown_words(capsys, trained):
     assert "nearest vocabulary words" in err
     one_line_error(capsys, ["nearest", "--model", path, "mornin"], 2, "mornin", "morning")
     one_line_error(capsys, ["distance", "--model", path, "morning", "qqq"], 2, "qqq")
+
+
+def test_predict_takes_any_number_of_words_and_uses_the_last_three_as_the_window_does(trained, capsys):
+    path = str(trained[3])
+    model = checkpoint.load(path).build_model()
+    assert main(["predict", "--model", path, "on", "monday", "she", "went", "to", "-k", "3"]) == 0
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()] == [w for w, _ in model.predict(["she", "went", "to"], 3)]
+    assert "the last three of 5 words: she went to" in captured.err
+    # punctuation is cut off as in the corpus ("rains," is "rains ,") and counts as a word
+    assert main(["predict", "--model", path, "it", "rains,", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == [w for w, _ in model.predict(["it", "rains", ","], 2)]
+    err = one_line_error(capsys, ["predict", "--model", path, "she", "went"], 2, "at least 3 words", "got 2 words")
+    assert "she went" in err
+    one_line_error(capsys, ["predict", "--model", path, "she"], 2, "got 1 word:")
+
+
+def test_download_says_how_to_use_the_corpus_with_the_readmes_command(capsys, tmp_path):
+    hinton = Path(__file__).resolve().parents[2] / "shared" / "data" / "hinton"
+    if not (hinton / "vocab.txt").is_file():
+        pytest.skip(f"the real corpus is not at {hinton}")
+    assert main(["download", "--from", hinton.as_uri() + "/", "--dest", str(tmp_path / "dl")]) == 0
+    out = capsys.readouterr().out
+    assert "Use it with: uv run backprop-explorer train --data hinton" in out
 
 
 def test_divergence_exits_1_with_the_message(capsys):

@@ -144,7 +144,7 @@ def test_an_unknown_word(capsys, demo_checkpoint, argv):
 
 
 def test_the_wrong_number_of_words(capsys, demo_checkpoint):
-    assert_one_line_error(*run(["predict", "--model", demo_checkpoint, "the", "cat"], capsys), 2, "WORD")
+    assert_one_line_error(*run(["predict", "--model", demo_checkpoint, "the", "cat"], capsys), 2, "at least 3 words")
 
 
 # ---- hyperparameters -----------------------------------------------------------------------------

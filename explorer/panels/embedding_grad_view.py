@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
 from core.errors import ExplorerError
 from core.model import CONTEXT
 from core.stages import N_STAGES, STAGE_NAMES
+from core.text import plural
 
 from ..widgets.heatmap import DIVERGING, Heatmap, format_value
 from ..widgets import on_screen
@@ -886,7 +887,8 @@ class EmbeddingGradView(QWidget):
         else:
             agree = sorted(many - differ)
             which = (
-                f"{len(many)} rows are fed more than once; {len(agree)} of them happen to come out equal"
+                f"{plural(len(many), 'row')} {'is' if len(many) == 1 else 'are'} fed more than once; "
+                f"{len(agree)} of them {'happens' if len(agree) == 1 else 'happen'} to come out equal"
                 if agree
                 else "rows fed more than once and others"
             )

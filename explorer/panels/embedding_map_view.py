@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from core import projection
 from core.errors import ExplorerError, UnknownWordError
+from core.text import plural
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..widgets import on_screen
@@ -599,7 +600,7 @@ class EmbeddingMapView(QWidget):
         where = "t-SNE" if proj.method == "tsne" else "PCA"
         self.status_label.setText(
             f"{len(self.coords)} words · {where} of W_emb ({W.shape[0]}×{W.shape[1]}) after "
-            f"{self.session.trainer.step:,} minibatches · click a point for its nearest words"
+            f"{plural(self.session.trainer.step, 'minibatch')} · click a point for its nearest words"
         )
         self.refreshed.emit()
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ExplorerError
+from core.text import plural
 
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png  # (importing explorer.widgets configures pyqtgraph)
 
@@ -469,7 +470,7 @@ class LossView(QWidget):
         if n == 0:
             self.readout.setText("No minibatch trained yet: step or run to see the loss fall.")
             return
-        parts = [f"{n:,} minibatches", f"last training CE {self._raw.ys[-1]:.3f}" if self._raw.n else ""]
+        parts = [plural(n, "minibatch"), f"last training CE {self._raw.ys[-1]:.3f}" if self._raw.n else ""]
         if self._raw.n:
             parts.append(f"smoothed {self._smooth[self._raw.n - 1]:.3f}")
         if len(vy):

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QTabBar, QVBoxLayout, QWidget
 from core.errors import ExplorerError, InputError
 from core.export import save_array
 from core.model import CONTEXT
+from core.text import plural
 from core.stages import AXES, LAYER_TENSORS, N_STAGES, STAGE_NAMES, array_kind
 
 from ..widgets import on_screen
@@ -695,7 +696,7 @@ class MatrixView(QWidget):
             if stage.name == "loss" and stage.extras.get("L") is not None:
                 lines.append(
                     f"<b>L = {format_value(stage.extras['L'])}</b> &nbsp;(the mean of −log p[n, tₙ] over the "
-                    f"{len(stage.arrays['loss_n'])} examples; a uniform guess gives ln V = "
+                    f"{plural(len(stage.arrays['loss_n']), 'example')}; a uniform guess gives ln V = "
                     f"{format_value(np.log(len(s.vocab)), 4)})"
                 )
             if stage.index == UPDATE_INDEX and stage.extras:

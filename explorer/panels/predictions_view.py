@@ -7,8 +7,9 @@ the training set and how often, next to the probability the network gives
 them. A learner can see the network approach the counts, and see it guess
 sensibly for contexts the training set never contained.
 
-Any text is accepted. Fewer than three words gives a hint, more than three uses
-the last three, an unknown word is named with the nearest vocabulary words
+Any text is accepted, cut into words as the corpora are (``core.text.tokenize``:
+"day," is "day ,", "don't" is "do n't"). Fewer than three words gives a hint,
+more than three uses the last three, an unknown word is named with the nearest vocabulary words
 (clickable, to replace it). Clicking a predicted word appends it, so a sentence
 can be grown one word at a time.
 """
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ExplorerError, UnknownWordError
+from core.text import tokenize
 from ..widgets import on_screen
 
 CONTEXT = 3
@@ -418,7 +420,7 @@ class PredictionsView(QWidget):
     def _refresh(self) -> None:
         """Read the text, ask the model, and redraw the chart and the evidence."""
         self._stale = False
-        tokens = self.prompt.text().split()
+        tokens = tokenize(self.prompt.text())  # as the corpora are cut: "day," is "day ,"
         model = self.session.model
         if len(tokens) < CONTEXT:
             left = CONTEXT - len(tokens)
@@ -474,7 +476,7 @@ class PredictionsView(QWidget):
             wrong, right = self._fixes[int(link.removeprefix("fix:"))]
         except (ValueError, IndexError):
             return
-        tokens = self.prompt.text().split()
+        tokens = tokenize(self.prompt.text())
         for i in range(len(tokens) - 1, -1, -1):
             if tokens[i] == wrong:
                 tokens[i] = right

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 import explorer.widgets  # noqa: F401  (configures pyqtgraph once)
 from core.model import CONTEXT
+from core.text import plural
 
 __all__ = ["Heatmap", "AxisLabeller", "IndexAxis", "format_value", "AXIS_TITLES"]
 
@@ -600,8 +601,10 @@ class Heatmap(QWidget):
         self._mask_item.show()
         count = int(self._nonfinite.sum())
         self.note.setText(
-            f"{count:,} of {self._nonfinite.size:,} entries are not finite numbers (NaN or ±inf): "
-            "they are painted magenta and left out of the colour scale."
+            f"{count:,} of {plural(self._nonfinite.size, 'entry')} "
+            + ("is not a finite number (NaN or ±inf): it is painted magenta and left out of the colour scale."
+               if count == 1 else
+               "are not finite numbers (NaN or ±inf): they are painted magenta and left out of the colour scale.")
         )
         self.note.show()
 
