@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from .guard import qt_override
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -182,6 +183,7 @@ class BackgroundTask(QThread):
         super().__init__(parent)
         self._fn = fn
 
+    @qt_override(fallback=None)
     def run(self) -> None:
         from core.errors import ExplorerError
 
@@ -211,6 +213,7 @@ class _DownloadThread(QThread):
         self.dest, self.prefix, self.timeout = dest, prefix, timeout
         self.cancel_event = threading.Event()
 
+    @qt_override(fallback=None)
     def run(self) -> None:
         from core.download import DownloadCancelled, download_hinton
         from core.errors import ExplorerError
@@ -434,6 +437,7 @@ class DownloadDialog(QDialog):
             self._thread.cancel_event.set()
             self._thread.wait(ms)
 
+    @qt_override
     def reject(self) -> None:  # Escape or the close box: cancel first
         if not self._done:
             self.cancel()

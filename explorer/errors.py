@@ -185,6 +185,11 @@ class ErrorHandler(QObject):
             sys.stderr.write(text)
         self._report.emit(summary_line(exc), str(path) if path else "")
 
+    def report(self, exc: BaseException, path: Path | None) -> None:
+        """Tell the user about ``exc``, already logged at ``path`` (explorer.guard does the logging)."""
+        self.count += 1
+        self._report.emit(summary_line(exc), str(path) if path else "")
+
     def _thread_hook(self, args) -> None:
         if args.exc_type is SystemExit:
             return

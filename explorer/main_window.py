@@ -40,6 +40,7 @@ from core.stages import N_STAGES, STAGE_NAMES, stage_text
 from core.text import plural
 
 from . import dialogs, file_dialogs
+from .guard import qt_override
 from .settings import SETTINGS_ENV, settings_path  # noqa: F401  (where the window remembers its layout)
 from .panels.embedding_grad_view import EmbeddingGradView
 from .panels.embedding_map_view import EmbeddingMapView
@@ -104,6 +105,7 @@ class StageStrip(QWidget):
         session.stage_changed.connect(self._on_stage_changed)
         session.network_changed.connect(lambda: self._on_stage_changed(session.stage))
 
+    @qt_override
     def sizeHint(self) -> QSize:
         return QSize(14 * 14, 18)
 
@@ -111,6 +113,7 @@ class StageStrip(QWidget):
         self.current = -1 if stage is None else stage.index
         self.update()
 
+    @qt_override
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
@@ -219,18 +222,22 @@ class PanelScroll(QScrollArea):
             m = self._minimum()
             panel.resize(max(view.width(), m.width()), max(view.height(), m.height()))
 
+    @qt_override
     def resizeEvent(self, event) -> None:  # the viewport's size changed
         super().resizeEvent(event)
         self._fit()
 
+    @qt_override
     def eventFilter(self, obj, event) -> bool:
         if obj is self.widget() and event.type() == QEvent.LayoutRequest:
             self._fit()
         return super().eventFilter(obj, event)
 
+    @qt_override
     def sizeHint(self) -> QSize:
         return self.widget().sizeHint() if self.widget() is not None else super().sizeHint()
 
+    @qt_override
     def minimumSizeHint(self) -> QSize:
         return self._minimum().boundedTo(QSize(160, 120))
 
@@ -974,6 +981,7 @@ class MainWindow(QMainWindow):
         )
         return self._inform("About Backprop Explorer", text)
 
+    @qt_override
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._sized:  # dock sizes need the laid-out window: set them once it is shown
@@ -1011,6 +1019,7 @@ class MainWindow(QMainWindow):
         return settings.status() == QSettings.Status.NoError
 
     # ---- closing --------------------------------------------------------------------------------------------
+    @qt_override
     def closeEvent(self, event) -> None:
         self.session.pause()
         if self.confirm_on_close and not self.maybe_discard("closing"):

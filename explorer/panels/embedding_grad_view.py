@@ -62,6 +62,7 @@ from core.model import CONTEXT
 from core.stages import N_STAGES, STAGE_NAMES
 from core.text import plural
 
+from ..guard import qt_override
 from ..widgets.heatmap import DIVERGING, Heatmap, format_value
 from ..widgets import on_screen
 
@@ -139,17 +140,20 @@ class _WrapLabel(QLabel):
         if rich:
             self.setTextFormat(Qt.TextFormat.RichText)
 
+    @qt_override
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         hint = super().minimumSizeHint()
         if self.width() > 0:
             hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
         return hint
 
+    @qt_override
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
         if event.oldSize().width() != event.size().width():
             self.updateGeometry()
 
+    @qt_override
     def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
         super().setText(text)
         self.updateGeometry()
@@ -678,6 +682,7 @@ class EmbeddingGradView(QWidget):
             self._pending = None
             self._clear()
 
+    @qt_override
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         if self._pending is not None:

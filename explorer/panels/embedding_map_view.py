@@ -52,6 +52,7 @@ from core.errors import ExplorerError, UnknownWordError
 from core.text import plural
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
+from ..guard import qt_override
 from ..widgets import on_screen
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png
 
@@ -132,19 +133,23 @@ class WordLabels(pg.GraphicsObject):
         self.update()
 
     # -- QGraphicsItem
+    @qt_override(fallback=QRectF)
     def boundingRect(self) -> QRectF:
         vb = self.getViewBox()
         if vb is None:
             return QRectF()
         return vb.viewRect()
 
+    @qt_override
     def viewRangeChanged(self) -> None:
         self.prepareGeometryChange()
         self.update()
 
+    @qt_override(fallback=None)
     def dataBounds(self, ax, frac=1.0, orthoRange=None):
         return None  # the points give the bounds, not the text
 
+    @qt_override(fallback=None)
     def paint(self, p, *args) -> None:
         self.drawn = []
         self.placed = []
@@ -228,6 +233,7 @@ class _TsneWorker(QThread):
         super().__init__()
         self.W, self.init, self.token = W, init, token
 
+    @qt_override(fallback=None)
     def run(self) -> None:
         try:
             result, error = projection.tsne(self.W, seed=0, init=self.init), ""
@@ -478,6 +484,7 @@ class EmbeddingMapView(QWidget):
         if self._stale and on_screen(self):
             self.refresh()
 
+    @qt_override
     def showEvent(self, event) -> None:
         """Coming into view (the dock shown or its tab raised): bring the map up to date."""
         super().showEvent(event)
@@ -664,6 +671,7 @@ class EmbeddingMapView(QWidget):
             sx, sy = (max(e * 0.3, 1e-9) for e in ext)
         vb.setRange(xRange=(x - sx / 2, x + sx / 2), yRange=(y - sy / 2, y + sy / 2), padding=0)
 
+    @qt_override(fallback=str)
     def _tip(self, x, y, data) -> str:
         vocab = self.session.vocab
         i = int(data) if data is not None else -1

@@ -56,6 +56,7 @@ from core.model import CONTEXT, PARAM_NAMES
 from core.stages import AXES
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
+from ..guard import qt_override
 
 # The gradients a learner can check (core's names) → the name of the array on screen.
 SCREEN_NAME = {
@@ -468,6 +469,7 @@ class GradCheckView(QWidget):
         root.addWidget(allbox)
         root.addStretch(1)
 
+    @qt_override
     def resizeEvent(self, event) -> None:
         """Never squeeze the word-wrapped texts: at this width, ask for the height they need.
 

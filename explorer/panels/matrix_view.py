@@ -31,6 +31,7 @@ from core.model import CONTEXT
 from core.text import plural
 from core.stages import AXES, LAYER_TENSORS, N_STAGES, STAGE_NAMES, array_kind
 
+from ..guard import qt_override
 from ..widgets import on_screen
 from ..widgets.export import ask_save_path
 from ..widgets.heatmap import AXIS_TITLES, Heatmap, format_value
@@ -536,6 +537,7 @@ class MatrixView(QWidget):
             return  # a later announcement draws newer weights anyway
         self._draw()
 
+    @qt_override
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         if self._stale:

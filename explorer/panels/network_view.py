@@ -23,6 +23,8 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from core.model import CONTEXT
 from core.stages import LAYER_TENSORS, STAGE_LAYER
 
+from ..guard import qt_override
+
 LAYERS = ("input", "embedding", "hidden", "output", "loss")
 
 # Which arrow each stage sends its result along: ("fwd", i) goes from box i to
@@ -135,9 +137,11 @@ class NetworkView(QWidget):
         }
 
     # ---- geometry --------------------------------------------------------------------------
+    @qt_override
     def sizeHint(self) -> QSize:
         return QSize(1100, 170)
 
+    @qt_override
     def minimumSizeHint(self) -> QSize:
         return QSize(560, 130)
 
@@ -162,6 +166,7 @@ class NetworkView(QWidget):
         return None
 
     # ---- mouse ------------------------------------------------------------------------------
+    @qt_override
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.LeftButton:
             key = self.layer_at(event.position())
@@ -170,6 +175,7 @@ class NetworkView(QWidget):
                 return
         super().mousePressEvent(event)
 
+    @qt_override
     def mouseMoveEvent(self, event) -> None:
         key = self.layer_at(event.position())
         if key != self._hover:
@@ -183,12 +189,14 @@ class NetworkView(QWidget):
             QToolTip.hideText()
         super().mouseMoveEvent(event)
 
+    @qt_override
     def leaveEvent(self, event) -> None:
         self._hover = None
         self.update()
         super().leaveEvent(event)
 
     # ---- painting ----------------------------------------------------------------------------
+    @qt_override
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)

@@ -40,6 +40,8 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError, UnknownWordError
 from core.text import tokenize
+
+from ..guard import qt_override
 from ..widgets import on_screen
 
 CONTEXT = 3
@@ -168,15 +170,18 @@ class BarChart(QWidget):
         i = (y - header_h) // row_h if y >= header_h else -1
         return i if 0 <= i < len(self._rows) else -1
 
+    @qt_override
     def sizeHint(self) -> QSize:
         h = self.fontMetrics().height()
         return QSize(320, 2 * h + 6 + max(len(self._rows), 5) * (h + 8) + 6)
 
+    @qt_override
     def minimumSizeHint(self) -> QSize:
         h = self.fontMetrics().height()
         return QSize(200, 2 * h + 6 + 3 * (h + 8))
 
     # ---- painting ----------------------------------------------------------------------
+    @qt_override
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
@@ -226,6 +231,7 @@ class BarChart(QWidget):
         painter.drawLine(x0, header_h - 2, x0, bottom)
 
     # ---- mouse -------------------------------------------------------------------------
+    @qt_override
     def mouseMoveEvent(self, event) -> None:
         i = self.row_at(int(event.position().y()))
         if i != self._hover:
@@ -234,11 +240,13 @@ class BarChart(QWidget):
             self.setToolTip(f"click to append “{self._rows[i][0]}”" if i >= 0 else "")
             self.update()
 
+    @qt_override
     def leaveEvent(self, event) -> None:
         if self._hover != -1:
             self._hover = -1
             self.update()
 
+    @qt_override
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             i = self.row_at(int(event.position().y()))
@@ -353,6 +361,7 @@ class PredictionsView(QWidget):
         layout.addWidget(self.status)
         layout.addLayout(self._body, 1)
 
+    @qt_override
     def resizeEvent(self, event) -> None:
         """Chart and evidence side by side when there is room, one above the other when narrow."""
         wide = event.size().width() >= 600
@@ -390,6 +399,7 @@ class PredictionsView(QWidget):
             return
         self._refresh()
 
+    @qt_override
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         self._catch_up()

@@ -49,6 +49,8 @@ import explorer.widgets  # noqa: F401  (configures pyqtgraph once)
 from core.model import CONTEXT
 from core.text import plural
 
+from ..guard import qt_override
+
 __all__ = ["Heatmap", "AxisLabeller", "IndexAxis", "format_value", "AXIS_TITLES"]
 
 # Diverging: dark blue (−m) – pure white (0) – dark red (+m), the ColorBrewer RdBu colours.
@@ -238,6 +240,7 @@ class IndexAxis(pg.AxisItem):
         hi = min(self.labeller.count - 1, math.ceil(maxVal) - 1)
         return lo, hi
 
+    @qt_override
     def tickValues(self, minVal, maxVal, size):
         minVal, maxVal = sorted((minVal, maxVal))
         if self.labeller.count == 0:
@@ -250,6 +253,7 @@ class IndexAxis(pg.AxisItem):
         values = [i + 0.5 for i in range(first, hi + 1, step) if minVal <= i + 0.5 <= maxVal]
         return [(float(step), values)]
 
+    @qt_override
     def tickStrings(self, values, scale, spacing):
         return [self.labeller.short(int(math.floor(v))) for v in values]
 
@@ -296,7 +300,8 @@ class _ZoomControl(QWidget):
         self.count.blockSignals(False)
         self.start.blockSignals(False)
 
-    def window(self) -> tuple[int, int]:
+    def shown_range(self) -> tuple[int, int]:
+        """(first index, how many) chosen in the two boxes."""
         return int(self.start.value()), int(self.count.currentData() or 1)
 
     def follow(self, first: int, shown: float, total: int) -> None:
@@ -706,10 +711,10 @@ class Heatmap(QWidget):
             self.view_box.setXRange(start, start + count, padding=0)
 
     def _apply_rows(self) -> None:
-        self.show_rows(*self.rows_control.window())
+        self.show_rows(*self.rows_control.shown_range())
 
     def _apply_cols(self) -> None:
-        self.show_columns(*self.cols_control.window())
+        self.show_columns(*self.cols_control.shown_range())
 
     def _on_range_changed(self, _vb, ranges, *_changed) -> None:
         rows, cols = self._shape()
@@ -834,6 +839,7 @@ class Heatmap(QWidget):
             self._marker.show()
         self.entry_clicked.emit(row, col)
 
+    @qt_override
     def leaveEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self._set_hover(None)
         super().leaveEvent(event)
