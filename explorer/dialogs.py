@@ -15,7 +15,6 @@ so the window -- and a test -- keeps running while they are up.
 from __future__ import annotations
 
 import html
-import logging
 import sys
 import threading
 from pathlib import Path
@@ -508,12 +507,9 @@ class DownloadDialog(QDialog):
 class _MessageText(QPlainTextEdit):
     """A read-only text box whose preferred height is its minimum one (set to fit its text), not 192 pixels."""
 
+    @qt_override
     def sizeHint(self) -> QSize:
-        try:
-            return QSize(super().sizeHint().width(), self.minimumHeight())
-        except Exception:  # an override of a Qt virtual must never raise (PySide6 would crash)
-            logging.getLogger(__name__).exception("text box size")
-            return QSize(256, 60)
+        return QSize(super().sizeHint().width(), self.minimumHeight())
 
 
 def _blocks(doc):

@@ -14,7 +14,6 @@ letters and Space give way to a focused text field, the F-keys always work.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QRectF, QSettings, QSize, Qt, QTimer, Signal
@@ -154,10 +153,12 @@ class StatusBar(QStatusBar):
         self._clear_timer.timeout.connect(self.clearMessage)
         self.messageChanged.connect(self._on_message_changed)
 
+    @qt_override
     def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
         self._permanent.append(widget)
         super().addPermanentWidget(widget, stretch)
 
+    @qt_override
     def showMessage(self, text: str, timeout: int = 0) -> None:
         self.full_message = text
         self._clear_timer.stop()
@@ -186,13 +187,11 @@ class StatusBar(QStatusBar):
             self.full_message = self._shown = text
             self.setToolTip("")
 
+    @qt_override(fallback=None)
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        try:
-            if self.full_message and self.currentMessage() == self._shown:
-                self._show_fitted()
-        except Exception:  # an override of a Qt virtual must never raise (PySide6 would crash)
-            logging.getLogger(__name__).exception("fitting the status bar message")
+        if self.full_message and self.currentMessage() == self._shown:
+            self._show_fitted()
 
 
 class PanelScroll(QScrollArea):
