@@ -406,7 +406,7 @@ def cmd_interaction(args) -> None:
     step = window.action_step_stage
     per_stage: dict[str, list[float]] = {}
     order: list[float] = []
-    for _ in range(args.minibatches * 14):
+    for _ in range(args.minibatches * len(s.model.stage_specs)):
         heat_waiter.arm()
         table_waiter.arm()
         t0 = time.perf_counter()

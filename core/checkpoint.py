@@ -28,10 +28,13 @@ import numpy as np
 from .errors import CheckpointError, ConfigError
 from .files import new_file_mode
 from .history import History
-from .model import PARAM_NAMES, Config, FourGramModel
+from .model import Config, FourGramModel, param_shapes
 
 FORMAT = "backprop-explorer checkpoint"
-VERSION = 1
+# Version 2 records the architecture (hidden_dims, activations); version 1 files (one hidden layer,
+# hidden_dim and activation in their hyperparameters) still load.
+VERSION = 2
+READS = (1, 2)
 _HISTORY_FIELDS = ("train_ce", "valid", "test", "epoch_ends")
 _MAX_META_CHARS = 1 << 20  # the JSON header is a few hundred characters
 _MAX_VOCAB = 100_000  # as core.corpus.MAX_VOCAB_SIZE
@@ -271,8 +274,10 @@ def _check(name: str, arrays: _Arrays, expect_vocab) -> Checkpoint:
         raise CheckpointError(f"{name}: the field 'meta' is not readable") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{name} is not a Backprop Explorer checkpoint")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{name} is checkpoint version {meta.get('version')!r}, this program reads {VERSION}")
+    if meta.get("version") not in READS or isinstance(meta.get("version"), bool):
+        raise CheckpointError(
+            f"{name} is checkpoint version {meta.get('version')!r}, this program reads {' and '.join(map(str, READS))}"
+        )
     if not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{name}: the hyperparameters are missing or malformed")
     try:
@@ -298,10 +303,9 @@ def _check(name: str, arrays: _Arrays, expect_vocab) -> Checkpoint:
             detail = f"{len(vocab)} words; the corpus has {len(expect_vocab)}"
         raise CheckpointError(f"{name} was made for another vocabulary than the corpus loaded ({detail})")
 
-    V, d, H = len(vocab), config.embed_dim, config.hidden_dim
-    expected = {"W_emb": (V, d), "W_h": (3 * d, H), "b_h": (H,), "W_o": (H, V), "b_o": (V,)}
+    expected = param_shapes(config, len(vocab))  # every parameter's name and shape, from the architecture
     state = {}
-    for key in PARAM_NAMES:
+    for key in expected:
         for k in (key, "v_" + key):
             shape, _, dtype = arrays.header(k)
             if dtype.kind != "f":

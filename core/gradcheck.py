@@ -1,4 +1,4 @@
-"""Gradient checking: analytic gradients against central finite differences, in float64.
+"""Gradient checking: analytic gradients against central finite differences, in float64, at any depth.
 
 For a parameter entry θᵢ the numeric derivative is the central difference
 
@@ -6,12 +6,17 @@ For a parameter entry θᵢ the numeric derivative is the central difference
 
 of the loss on the same minibatch. Computed naively, the two losses (about 5)
 would each carry ~1e-15 of rounding, as much as the whole change when a
-gradient entry is tiny. So the perturbation is pushed forward as a *change*
-(Δe → Δz_h → Δh → Δz_o, see ``_logit_change``) and the loss difference is
+gradient entry is tiny. So the perturbation is pushed forward as a *change*,
+layer by layer (each layer's ``param_change`` and ``change``, in
+core/layers.py: Δe → Δz → Δh → ... → Δz_o), and the loss difference is
 accumulated relative to the unperturbed logits (``loss_difference``): still
 exactly L(θᵢ + h) − L(θᵢ − h), without the rounding. The same works for an
-entry of an intermediate array (z_o, h, z_h, e), so the check covers dz_o,
-dh, dz_h and de as well.
+entry of an intermediate array (e, every z and h, z_o), so the check covers
+the gradients of those too (de, dz_h, dh, dz_o, ...).
+
+What can be checked is named by the model's registry: a parameter (``W_o``)
+or its gradient's name (``dW_o``), or the gradient of an intermediate array
+(``dz_h``); ``checkable(model)`` lists them.
 """
 
 from __future__ import annotations
@@ -20,14 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import CONTEXT, PARAM_NAMES, FourGramModel
+from .layers import Activation
+from .model import FourGramModel
 
 DEFAULT_STEP = 1e-4
 # Verdicts by relative error; float64 central differences on this model land far below 1e-6.
 GOOD, DOUBTFUL = 1e-6, 1e-3
-
-# gradient array → the array it is the gradient of
-INTERMEDIATE_OF = {"dz_o": "z_o", "dh": "h", "dz_h": "z_h", "de": "e"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,39 @@ class GradCheck:
         return "ok" if r < GOOD else ("doubtful" if r < DOUBTFUL else "wrong")
 
 
-def relative_error(a, b) -> float:
-    scale = max(abs(a), abs(b))
-    return 0.0 if scale == 0 else abs(a - b) / scale
+# ---- what can be checked ------------------------------------------------------------------------
+
+
+def checkable(model: FourGramModel) -> tuple[str, ...]:
+    """The names ``check_entry`` takes: every parameter, then the intermediate gradients in backward order."""
+    inter = [s.name for s in model.specs.values()
+             if s.role == "gradient" and s.of in model.specs and model.specs[s.of].role == "forward"]
+    return (*model.params, *inter)
+
+
+def gradient_name(model: FourGramModel, name: str) -> str:
+    """The array on screen a check is about: dW_o for W_o; an intermediate gradient's own name."""
+    if name in model.params:
+        return next(s.name for s in model.specs.values() if s.role == "gradient" and s.of == name)
+    return name
+
+
+def checked_name(model: FourGramModel, name: str) -> str:
+    """The name ``check_entry`` uses for ``name``: W_o for W_o or dW_o; dz_h for dz_h. KeyError otherwise."""
+    spec = model.specs.get(name)
+    if name in model.params:
+        return name
+    if spec is not None and spec.role == "gradient":
+        return spec.of if spec.of in model.params else name
+    raise KeyError(f"no gradient named {name!r}")
+
+
+def gradient_shape(model: FourGramModel, name: str, batch_size: int | None = None) -> tuple[int, ...]:
+    """Shape of the gradient ``name`` (a parameter's, or an intermediate's for one minibatch)."""
+    return model.shape_of(gradient_name(model, checked_name(model, name)), batch_size)
+
+
+# ---- the check --------------------------------------------------------------------------------------
 
 
 def _private_copy(model: FourGramModel) -> FourGramModel:
@@ -70,25 +103,6 @@ def _private_copy(model: FourGramModel) -> FourGramModel:
     copy = FourGramModel(model.vocab, model.config, dtype=np.float64)
     copy.load_state(model.state())
     return copy
-
-
-def activation_change(activation: str, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
-    """act(z + dz) − act(z) for the named activation, accurate even when dz is tiny.
-
-    Subtracting two activations near 0.5 (a sigmoid) loses everything below
-    about 1e-17; the identity tanh(a+δ) − tanh(a) = sinh δ / (cosh(a+δ)·cosh a)
-    keeps full relative precision (σ(z) = (1 + tanh(z/2))/2).
-    """
-    if activation == "relu":
-        return np.maximum(z + dz, 0.0) - np.maximum(z, 0.0)
-    scale = 0.5 if activation == "sigmoid" else 1.0
-    a, d = scale * z, scale * dz
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.sinh(d) / (np.cosh(a + d) * np.cosh(a))
-    bad = ~np.isfinite(out)
-    if bad.any():  # cosh overflowed far out on the flat tails: subtract directly
-        out[bad] = np.tanh(a + d)[bad] - np.tanh(a)[bad]
-    return scale * out
 
 
 def loss_difference(dz_up: np.ndarray, dz_down: np.ndarray, z_base: np.ndarray, t) -> float:
@@ -114,107 +128,94 @@ def loss_difference(dz_up: np.ndarray, dz_down: np.ndarray, z_base: np.ndarray, 
     return float(per_example.mean())
 
 
-def _logit_change(model: FourGramModel, x, inter, name: str, index, delta: float):
-    """How z_o and z_h change when entry ``index`` of ``name`` moves by ``delta``: (Δz_o, Δz_h or None).
+def _outputs(model: FourGramModel, x, t) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Forward and backward once (filling ``grads``): every layer's output (e first, z_o last) and its gradient."""
+    outs, a = [], x
+    for layer in model.layers:
+        a = layer.forward(a)
+        outs.append(a)
+    model.loss_layer.forward(a, t)
+    grads = [None] * len(outs)
+    g = grads[-1] = model.loss_layer.backward()  # dz_o
+    for k in reversed(range(len(model.layers))):
+        g = model.layers[k].backward(g)  # the gradient of the layer's input, the output of the one before
+        if k:
+            grads[k - 1] = g
+    return outs, grads
 
-    The change is pushed forward layer by layer (Δe → Δz_h → Δh → Δz_o), each
+
+def _start(model: FourGramModel, name: str):
+    """Where a perturbation of ``name`` enters: (layer position, its parameter key or None for an output)."""
+    if name in model.params:
+        for k, layer in enumerate(model.layers):
+            if name in layer.param_names:
+                return k, layer.param_names[name]
+    spec = model.specs.get(name)
+    if spec is not None and spec.role == "gradient" and spec.of in model.specs:
+        base = model.specs[spec.of]
+        if base.role == "forward" and base.owner in model.layers:
+            return model.layers.index(base.owner), None
+    raise KeyError(f"no gradient named {name!r}")
+
+
+def _logit_change(model: FourGramModel, x, outs, start, index, delta: float):
+    """How z_o changes when the entry moves by ``delta``: (Δz_o, [(activation, its input, Δ input), ...]).
+
+    The change is pushed forward layer by layer from where it enters, each
     step exact up to rounding of the change itself; the model is not modified.
     """
-    P = model.params
-    d = P["W_emb"].shape[1]
-    act = model.config.activation
-    dz_o = d_h = dz_h = d_e = None
-    if name in ("W_o", "b_o"):
-        j, v = index if name == "W_o" else (None, index[0])
-        dz_o = np.zeros_like(inter["z_o"])
-        dz_o[:, v] = delta * (inter["h"][:, j] if name == "W_o" else 1.0)
-    elif name == "dz_o":
-        dz_o = np.zeros_like(inter["z_o"])
-        dz_o[index] = delta
-    elif name == "dh":
-        d_h = np.zeros_like(inter["h"])
-        d_h[index] = delta
-    elif name in ("W_h", "b_h", "dz_h"):
-        dz_h = np.zeros_like(inter["z_h"])
-        if name == "W_h":
-            i, j = index
-            dz_h[:, j] = delta * inter["e"][:, i]
-        elif name == "b_h":
-            dz_h[:, index[0]] = delta
-        else:
-            dz_h[index] = delta
-    elif name in ("W_emb", "de"):
-        d_e = np.zeros_like(inter["e"])
-        if name == "W_emb":
-            v, i = index
-            for k in range(CONTEXT):
-                d_e[x[:, k] == v, k * d + i] = delta
-        else:
-            d_e[index] = delta
+    k, key = start
+    if key is None:
+        d = np.zeros_like(outs[k])
+        d[index] = delta
     else:
-        raise KeyError(f"no gradient named {name!r}")
-    if d_e is not None:
-        dz_h = d_e @ P["W_h"]  # (N, H)
-    if dz_h is not None:
-        d_h = activation_change(act, inter["z_h"], dz_h)  # (N, H)
-    if d_h is not None:
-        dz_o = d_h @ P["W_o"]  # (N, V)
-    return dz_o, dz_h
+        below = x if k == 0 else outs[k - 1]
+        d = model.layers[k].param_change(key, index, delta, below)
+    crossings = []
+    for j in range(k + 1, len(model.layers)):
+        layer = model.layers[j]
+        if isinstance(layer, Activation) and layer.kinks:
+            crossings.append((layer, outs[j - 1], d))
+        d = layer.change(outs[j - 1], d)
+    return d, crossings
 
 
-def _intermediates(model: FourGramModel, x, t) -> dict[str, np.ndarray]:
-    """Forward and backward once; the intermediate arrays and their analytic gradients."""
-    n = x.shape[0]
-    out = {}
-    out["e"] = model.embedding.forward(x).reshape(n, -1)
-    out["z_h"] = model.hidden.forward(out["e"])
-    out["h"] = model.activation.forward(out["z_h"])
-    out["z_o"] = model.output.forward(out["h"])
-    model.loss_layer.forward(out["z_o"], t)
-    out["dz_o"] = model.loss_layer.backward()
-    out["dh"] = model.output.backward(out["dz_o"])
-    out["dz_h"] = model.activation.backward(out["dh"])
-    out["de"] = model.hidden.backward(out["dz_h"])
-    model.embedding.backward(out["de"].reshape(n, CONTEXT, -1))
-    return out
+def _crosses_a_kink(up, down) -> bool:
+    """True when some activation's input passes one of its kinks between the two points."""
+    for (layer, z, dz_up), (_, _, dz_down) in zip(up, down):
+        for c in layer.kinks:
+            base = z > c
+            if ((z + dz_up > c) != base).any() or ((z + dz_down > c) != base).any():
+                return True
+    return False
 
 
 def check_entry(model: FourGramModel, x, t, name: str, index, step: float = DEFAULT_STEP) -> GradCheck:
-    """Check one entry of a parameter's gradient (``W_emb`` … ``b_o``) or of ``dz_o``/``dh``/``dz_h``/``de``.
+    """Check one entry of a gradient: a parameter's (``W_o`` or ``dW_o``) or an intermediate's (``dz_h``).
 
     The check runs on a float64 copy: the model, its gradients and its layers
     are left exactly as they were.
     """
-    return _check_entry(_private_copy(model), x, t, name, index, step)
+    return _check_entry(_private_copy(model), x, t, checked_name(model, name), index, step)
 
 
-def _check_entry(model: FourGramModel, x, t, name: str, index, step: float) -> GradCheck:
+def _check_entry(model: FourGramModel, x, t, name: str, index, step: float, recorded=None) -> GradCheck:
     x = np.asarray(x)
     t = np.asarray(t)
     index = tuple(int(i) for i in np.atleast_1d(index))
-    inter = _intermediates(model, x, t)
-    if name in PARAM_NAMES:
-        analytic = float(model.grads[name][index])
-    elif name in INTERMEDIATE_OF:
-        analytic = float(inter[name][index])
-    else:
-        raise KeyError(f"no gradient named {name!r}")
-    kink = model.config.activation == "relu"
+    start = _start(model, name)
+    outs, grads = _outputs(model, x, t) if recorded is None else recorded
+    analytic = float((model.grads[name] if start[1] is not None else grads[start[0]])[index])
     for _ in range(4):
-        dz_up, dzh_up = _logit_change(model, x, inter, name, index, step)
-        dz_down, dzh_down = _logit_change(model, x, inter, name, index, -step)
-        # A ReLU unit whose input crosses 0 between the two points has no
-        # derivative there: retry with a smaller step.
-        if not kink or dzh_up is None or not _crosses_zero(inter["z_h"], dzh_up, dzh_down):
+        dz_up, up = _logit_change(model, x, outs, start, index, step)
+        dz_down, down = _logit_change(model, x, outs, start, index, -step)
+        # An input that crosses a kink (ReLU at 0) between the two points has no derivative there:
+        # retry with a smaller step.
+        if not _crosses_a_kink(up, down):
             break
         step /= 10
-    numeric = loss_difference(dz_up, dz_down, inter["z_o"], t) / (2 * step)
+    numeric = loss_difference(dz_up, dz_down, outs[-1], t) / (2 * step)
     return GradCheck(name, index, analytic, numeric, step)
-
-
-def _crosses_zero(z, up, down) -> bool:
-    base = z > 0
-    return bool(((z + up > 0) != base).any() or ((z + down > 0) != base).any())
 
 
 def sample_entries(grad: np.ndarray, samples: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
@@ -226,18 +227,52 @@ def sample_entries(grad: np.ndarray, samples: int, rng: np.random.Generator) -> 
     return [tuple(int(i) for i in np.unravel_index(k, grad.shape)) for k in picks]
 
 
+def plan_check_all(model: FourGramModel, x, t, samples: int = 20, seed: int = 0):
+    """What ``check_all`` checks: a float64 copy, [(parameter, index), ...] in order, and its recorded pass.
+
+    The window runs the same plan in pieces (``CheckAll``), so its report is check_all's.
+    """
+    model = _private_copy(model)
+    x = np.asarray(x)
+    t = np.asarray(t)
+    recorded = _outputs(model, x, t)
+    rng = np.random.default_rng(seed)
+    todo = [(name, index) for name in model.params for index in sample_entries(model.grads[name], samples, rng)]
+    return model, todo, recorded
+
+
+class CheckAll:
+    """``check_all`` as a job that can run a piece at a time (``step``), with the same entries and results."""
+
+    def __init__(self, model: FourGramModel, x, t, samples: int = 20, seed: int = 0, step: float = DEFAULT_STEP):
+        self.model, self.todo, self.recorded = plan_check_all(model, x, t, samples, seed)
+        self.x, self.t, self.step_size = np.asarray(x), np.asarray(t), step
+        self.results: dict[str, list[GradCheck]] = {name: [] for name in self.model.params}
+        self.last_of = {name: i for i, (name, _) in enumerate(self.todo)}  # name → its last entry in todo
+        self.done = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.todo)
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= len(self.todo)
+
+    def step(self) -> str | None:
+        """Check the next entry; returns its parameter's name when that was the parameter's last entry."""
+        name, index = self.todo[self.done]
+        self.results[name].append(_check_entry(self.model, self.x, self.t, name, index, self.step_size, self.recorded))
+        self.done += 1
+        return name if self.done - 1 == self.last_of[name] else None
+
+
 def check_all(model: FourGramModel, x, t, samples: int = 20, seed: int = 0, step: float = DEFAULT_STEP):
     """Sample entries of every parameter's gradient (half of them among the largest).
 
     Returns ``{name: [GradCheck, ...]}``; the worst per name is ``max(..., key=rel_error)``.
     """
-    model = _private_copy(model)
-    x = np.asarray(x)
-    t = np.asarray(t)
-    rng = np.random.default_rng(seed)
-    _intermediates(model, x, t)
-    report = {}
-    for name in PARAM_NAMES:
-        picks = sample_entries(model.grads[name], samples, rng)
-        report[name] = [_check_entry(model, x, t, name, index, step) for index in picks]
-    return report
+    job = CheckAll(model, x, t, samples, seed, step)
+    while not job.finished:
+        job.step()
+    return job.results

@@ -23,15 +23,13 @@ from .errors import ConfigError, DivergenceError
 from .fast import FastPath
 from .history import History
 from .model import CONTEXT, Config, FourGramModel
-from .stages import N_STAGES, Stage, run_stages
+from .stages import Stage, run_stages
 from .text import plural
 
 DIVERGENCE_FACTOR = 5
 VALID_PIECE = 4096  # validation rows per piece in validate_due()
 SNAPSHOT_EVERY = 256  # minibatches between the fast path's snapshots (a roll-back replays at most twice this)
 FINITE_EVERY = 16  # run() checks every weight for infinity or NaN this often (the loss, every minibatch)
-# Arrays computed from the weights before any update: non-finite values there mean the weights are bad.
-FORWARD_ARRAYS = {"x", "t", "e", "z_h", "h", "z_o", "p", "loss_n", "L"}
 
 
 def validation_interval(batches_per_epoch: int) -> int:
@@ -69,8 +67,6 @@ class Trainer:
                 f"batch size {c.batch_size:,} is larger than the training set ({plural(len(corpus.train), 'example')})"
             )
         self.fast_dtype = np.dtype(fast_dtype)
-        self.learning_rate = c.learning_rate
-        self.momentum = c.momentum
         self.batches_per_epoch = len(corpus.train) // c.batch_size
         self.valid_every = valid_every or validation_interval(self.batches_per_epoch)
         self.history = History()
@@ -100,6 +96,15 @@ class Trainer:
     @property
     def config(self) -> Config:
         return self.model.config
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate of the next update (``model.config`` is its one home; see ``set_live``)."""
+        return self.model.config.learning_rate
+
+    @property
+    def momentum(self) -> float:
+        return self.model.config.momentum
 
     @property
     def epoch(self) -> int:
@@ -297,25 +302,20 @@ class Trainer:
             self.validate_due()
             x, t = self.current_batch()
             self._snapshot()
-            self._stages = run_stages(
-                self.model,
-                x,
-                t,
-                learning_rate=lambda: self.learning_rate,
-                momentum=lambda: self.momentum,
-                batch=self.step,
-            )
+            self._stages = run_stages(self.model, x, t, batch=self.step)
         try:
             stage = next(self._stages)
             problem = self._loss_problem(stage.loss) if stage.name == "loss" else None
         except DivergenceError as err:
-            forward = err.where in FORWARD_ARRAYS
+            # Arrays computed from the weights before any update: non-finite values there mean the weights are bad.
+            spec = self.model.specs.get(err.where)
+            forward = err.where == "L" or (spec is not None and spec.role in ("input", "forward"))
             raise self._roll_back(self.step if forward else self.step + 1, str(err)) from None
         if problem:
             raise self._roll_back(self.step, problem)
         self.stage = stage
         self.diverged = None
-        if stage.index == N_STAGES - 1:
+        if stage.is_update:
             self._stages.close()
             self._stages = None
             self.history.add_train(stage.loss)
@@ -326,7 +326,7 @@ class Trainer:
         """Run the remaining stages of the minibatch in progress (or a whole one); returns the update stage."""
         while True:
             stage = self.step_stage()
-            if stage.index == N_STAGES - 1:
+            if stage.is_update:
                 return stage
 
     def validates_after(self, step: int) -> bool:
@@ -398,7 +398,7 @@ class Trainer:
         interpreter's lock in the products, so the pass runs on the second core.
         """
         ev = self._evaluator
-        if ev is None or ev.dtype != fast.dtype or ev.activation != fast.activation or ev.shapes != fast.shapes:
+        if ev is None or ev.dtype != fast.dtype or not ev.fits(self.model):
             ev = self._evaluator = FastPath(self.model, fast.dtype)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation")
@@ -436,12 +436,7 @@ class Trainer:
     def _fast_path(self) -> FastPath:
         """The fast path, holding the model's current weights (made again if the precision or network changed)."""
         fast, model = self._fast, self.model
-        if (
-            fast is None
-            or fast.dtype != self.fast_dtype
-            or fast.activation != model.config.activation
-            or fast.shapes != model.shapes()
-        ):
+        if fast is None or fast.dtype != self.fast_dtype or not fast.fits(model):
             self._fast = FastPath(model, self.fast_dtype)
         elif fast.version != model.version:
             fast.load(model)
@@ -547,10 +542,8 @@ class Trainer:
                 if self._lr_trained:  # remembered, to go back to if the new one diverges
                     self.last_good_learning_rate = self.learning_rate
                 self._lr_trained = False
-            self.learning_rate = cfg.learning_rate
         if momentum is not None:
             cfg = cfg.replace(momentum=momentum)
-            self.momentum = cfg.momentum
         self.model.config = cfg
         self._settings_changed = True  # a roll-back must not replay across this change
 

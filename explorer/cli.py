@@ -68,7 +68,29 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _hidden_dims(text: str) -> tuple[int, ...]:
+    from core.errors import ExplorerError
+    from core.model import parse_hidden_dims
+
+    try:
+        return parse_hidden_dims(text)
+    except ExplorerError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _activations(text: str) -> tuple[str, ...]:
+    from core.errors import ExplorerError
+    from core.model import parse_activations
+
+    try:
+        return parse_activations(text)
+    except ExplorerError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from core.layers import ACTIVATIONS
+
     p = _Parser(
         prog=PROG,
         description="Watch backpropagation: a 4-gram neural language model, every matrix of a minibatch on screen. "
@@ -97,9 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_finite_float, default=0.1, metavar="X", help="learning rate (default 0.1)")
     t.add_argument("--momentum", type=_finite_float, default=0.9, metavar="X", help="momentum (default 0.9)")
     t.add_argument("--embed-dim", type=_positive_int, default=50, metavar="N", help="embedding size d (default 50)")
-    t.add_argument("--hidden-dim", type=_positive_int, default=200, metavar="N", help="hidden units H (default 200)")
     t.add_argument(
-        "--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid", help="hidden layer (default sigmoid)"
+        "--hidden-dims",
+        "--hidden-dim",
+        dest="hidden_dims",
+        type=_hidden_dims,
+        default=(200,),
+        metavar="N[,N...]",
+        help="hidden layers' widths: 200, or 128,64,32 for three hidden layers, none for none (default 200)",
+    )
+    t.add_argument(
+        "--activation",
+        "--activations",
+        dest="activations",
+        type=_activations,
+        default=("sigmoid",),
+        metavar="NAME[,NAME...]",
+        help=f"of the hidden layers: one of {', '.join(ACTIVATIONS)}, or one per layer as sigmoid,relu,tanh "
+        "(default sigmoid)",
     )
     t.add_argument(
         "--init-std", type=_finite_float, default=0.01, metavar="X", help="weights drawn from N(0, X²) (default 0.01)"
@@ -159,8 +196,8 @@ def _cmd_train(args, out) -> int:
 
     config = Config(
         embed_dim=args.embed_dim,
-        hidden_dim=args.hidden_dim,
-        activation=args.activation,
+        hidden_dims=args.hidden_dims,
+        activations=args.activations,
         init_std=args.init_std,
         seed=args.seed,
         learning_rate=args.lr,
@@ -182,7 +219,7 @@ def _cmd_train(args, out) -> int:
     for note in corpus.notes:
         say(f"  note: {note}")
     say(
-        f"Network: V={corpus.vocab_size}, d={config.embed_dim}, H={config.hidden_dim}, {config.activation}, "
+        f"Network: V={corpus.vocab_size}, d={config.embed_dim}, {config.describe_hidden()}, "
         f"init std {config.init_std:g}, seed {config.seed}; batch {config.batch_size}, "
         f"learning rate {config.learning_rate:g}, momentum {config.momentum:g}; {args.precision}"
     )

@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 
 from core.corpus import DEFAULT_VOCAB_SIZE
 from core.errors import ExplorerError
-from core.stages import N_STAGES, STAGE_NAMES, stage_text
 from core.text import plural
 
 from . import dialogs, file_dialogs
@@ -84,29 +83,39 @@ PANELS = (
 def stage_position_text(session) -> str:
     """'Stage 3/14: Hidden — h = σ(z_h)', or where the next minibatch starts."""
     stage = session.stage
+    stages = session.model.stage_specs
     if stage is None:
-        _name, title, _formula, _shapes = stage_text(0, session.config.activation)
-        return f"Between minibatches: next is minibatch {session.trainer.step + 1}, stage 1/{N_STAGES} {title}"
-    return f"Stage {stage.index + 1}/{N_STAGES}: {stage.title} — {stage.formula}"
+        return f"Between minibatches: next is minibatch {session.trainer.step + 1}, stage 1/{len(stages)} {stages[0].title}"
+    return f"Stage {stage.index + 1}/{len(stages)}: {stage.title} — {stage.formula}"
 
 
 class StageStrip(QWidget):
-    """Fourteen cells, one per stage: forward in blue, backward in orange, the current one filled."""
+    """One cell per stage of the network's minibatch: forward in blue, backward in orange, the current one filled."""
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
         self.setFixedHeight(18)
-        self.setMinimumWidth(14 * 12)
         self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
-        self.setToolTip("The 14 stages of one minibatch: 6 forward (blue), 8 backward and update (orange)")
         self.current = -1
         session.stage_changed.connect(self._on_stage_changed)
-        session.network_changed.connect(lambda: self._on_stage_changed(session.stage))
+        session.network_changed.connect(self._on_network_changed)
+        self._on_network_changed()
 
     @qt_override
     def sizeHint(self) -> QSize:
-        return QSize(14 * 14, 18)
+        return QSize(len(self.session.model.stage_specs) * 14, 18)
+
+    def _on_network_changed(self) -> None:
+        stages = self.session.model.stage_specs
+        backward = sum(s.backward for s in stages)
+        self.setMinimumWidth(len(stages) * 12)
+        self.setToolTip(
+            f"The {len(stages)} stages of one minibatch: {len(stages) - backward} forward (blue), "
+            f"{backward} backward and update (orange)"
+        )
+        self.updateGeometry()
+        self._on_stage_changed(self.session.stage)
 
     def _on_stage_changed(self, stage) -> None:
         self.current = -1 if stage is None else stage.index
@@ -116,10 +125,10 @@ class StageStrip(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
-        backward_from = STAGE_NAMES.index("output_error")
-        w = self.width() / N_STAGES
-        for i in range(N_STAGES):
-            colour = QColor("#1f6fb4") if i < backward_from else QColor("#d4670b")
+        stages = self.session.model.stage_specs
+        w = self.width() / max(1, len(stages))
+        for i, spec in enumerate(stages):
+            colour = QColor("#d4670b") if spec.backward else QColor("#1f6fb4")
             rect = QRectF(i * w + 1.5, 3, w - 3, self.height() - 6)
             p.setPen(QPen(colour, 1.2))
             if i == self.current:

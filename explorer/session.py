@@ -36,7 +36,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.corpus import Corpus
 from core.errors import DivergenceError, ExplorerError
 from core.model import Config, FourGramModel
-from core.stages import LAYER_TENSORS, N_STAGES, STAGE_NAMES, Stage, stage_text
+from core.stages import Stage
 from core.trainer import Trainer
 
 
@@ -157,21 +157,11 @@ class Session(QObject):
         finally:
             self._incidental -= 1
 
-    def next_stage_text(self) -> tuple[int, str]:
-        """(index, title) of the stage the next step computes."""
-        t = self._trainer
-        i = t.stage_index + 1 if t.in_batch else 0
-        return i, stage_text(i, self.config.activation)[1]
-
     def tensor(self, name: str) -> np.ndarray | None:
-        """A named array: a parameter (W_emb, W_h, b_h, W_o, b_o) or an array of the current minibatch."""
+        """A named array: a parameter (``model.params``) or an array of the current minibatch."""
         if name in self.model.params:
             return self.model.params[name]
         return self.tensors.get(name)
-
-    @staticmethod
-    def layer_tensors(layer: str) -> tuple[str, ...]:
-        return LAYER_TENSORS[layer]
 
     # ---- stepping ---------------------------------------------------------------------------
     def step_stage(self) -> Stage | None:
@@ -187,7 +177,7 @@ class Session(QObject):
             self.tensors = {}
         self.tensors.update(stage.arrays)
         self._stage = stage
-        if stage.index == N_STAGES - 1:
+        if stage.is_update:
             self._trained()
             self.weights_changed.emit()
             self.history_changed.emit()
@@ -201,7 +191,7 @@ class Session(QObject):
         stage = None
         while True:
             stage = self.step_stage()
-            if stage is None or stage.index == N_STAGES - 1:
+            if stage is None or stage.is_update:
                 return stage
 
     # ---- run mode ---------------------------------------------------------------------------
@@ -460,4 +450,4 @@ def _next_time(due: float, hz: float, now: float) -> float:
     return max(due + period, now + 0.5 * period)
 
 
-__all__ = ["Session", "STAGE_NAMES"]
+__all__ = ["Session"]

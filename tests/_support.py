@@ -62,3 +62,7 @@ class FolderServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(5)
+
+
+# The default network's parameters, in layer order (test_model checks the model has exactly these).
+PARAM_NAMES = ("W_emb", "W_h", "b_h", "W_o", "b_o")

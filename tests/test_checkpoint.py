@@ -438,7 +438,7 @@ def test_arrays_of_the_wrong_shape_are_refused(saved, key, shape):
 
 def test_hyperparameters_that_do_not_match_the_arrays_are_refused(saved):
     assert "W_h has shape (12, 6), the hyperparameters and vocabulary need (12, 8)" in refused(
-        rewrite(saved, with_meta(arrays_of(saved), config={"hidden_dim": 8}))
+        rewrite(saved, with_meta(arrays_of(saved), config={"hidden_dims": [8]}))
     )
 
 
@@ -493,9 +493,12 @@ def test_float32_weights_are_accepted_as_float64(saved):
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"version": 2}, "is checkpoint version 2, this program reads 1"),
-        ({"config": {"hidden_dim": 0}}, "hidden dim must be between"),
-        ({"config": {"activation": "softsign"}}, "activation must be one of"),
+        ({"version": 3}, "is checkpoint version 3, this program reads 1 and 2"),
+        ({"config": {"hidden_dims": [0]}}, "hidden dim must be between"),
+        ({"config": {"hidden_dims": [6, 6, 6, 6, 6]}}, "at most 4 hidden layers"),
+        ({"config": {"activations": ["softsign"]}}, "activation must be one of"),
+        ({"config": {"activations": ["sigmoid", "relu"]}}, "1 hidden layer needs one activation, got 2"),
+        ({"config": {"hidden_dim": 6}}, "give hidden_dims or hidden_dim, not both"),
         ({"config": {"learning_rate": "fast"}}, "learning rate must be a finite number"),
         ({"config": {"colour": "blue"}}, "unknown hyperparameter: colour"),
         ({"config": {"embed_dim": [4]}}, "embed dim must be a whole number"),

@@ -165,7 +165,9 @@ def test_the_wrong_number_of_words(capsys, demo_checkpoint):
         ("--embed-dim", "-5", "expected a number of at least 1"),
         ("--vocab-size", "1", "vocabulary size must be between 2 and 100,000, got 1"),
         ("--vocab-size", "99999999", "vocabulary size must be between 2 and 100,000"),
-        ("--activation", "softsign", "invalid choice"),
+        ("--activation", "softsign", "activation must be one of sigmoid, tanh, relu, got 'softsign'"),
+        ("--hidden-dims", "128,x", "hidden sizes must be whole numbers separated by commas"),
+        ("--activation", "relu,tanh", "1 hidden layer needs one activation, got 2"),
         ("--init-std", "0", "init std must be above 0"),
     ],
 )

@@ -9,9 +9,10 @@ import pytest
 
 from core.corpus import Corpus
 from core.fast import FastPath
-from core.model import PARAM_NAMES, Config, FourGramModel
+from core.layers import ACTIVATIONS
+from core.model import Config, FourGramModel
 from core.trainer import Trainer
-from _support import interrupt_on_call
+from _support import PARAM_NAMES, interrupt_on_call
 
 V = 23
 VOCAB = [f"w{i}" for i in range(V)]
@@ -53,7 +54,7 @@ def assert_close(a, b, rtol, err_msg=""):
 # ---- the same numbers as the stepper -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("n", [1, 2, 100])
 def test_float64_fast_path_follows_the_stepper_for_50_batches(activation, n):
     # Larger initial weights and learning rate than the defaults, so the weights move far in 50 batches
@@ -82,7 +83,9 @@ def test_embedding_update_is_a_scatter_add_over_every_occurrence(embed_dim):
     fast.train_batch(x, t, lr, 0.0)  # momentum 0: the velocity is −η·∇ of this batch
     model.forward(x, t)
     model.backward()
-    de = model.hidden.backward_input(model.activation.backward(model.output.backward_input(model.loss_layer.backward())))
+    de = model.loss_layer.backward()
+    for layer in reversed(model.layers[1:]):  # dz_o back to de
+        de = layer.backward(de)
     de = de.reshape(3, 3, embed_dim)
     step = fast.velocity["W_emb"]
     np.testing.assert_allclose(step[0], -lr * (de[0, 0] + de[1, 2]), rtol=1e-13)
@@ -98,9 +101,9 @@ def test_embedding_update_is_a_scatter_add_over_every_occurrence(embed_dim):
 def test_large_embeddings_compute_the_scatter_indices_without_a_table(monkeypatch, embed_dim):
     model = make_model(embed_dim=embed_dim, init_std=0.1)
     with_table = FastPath(model, np.float32)
-    monkeypatch.setattr("core.fast._LANE_TABLE_MAX", 0)
+    monkeypatch.setattr("core.layers._LANE_TABLE_MAX", 0)
     without = FastPath(model, np.float32)
-    assert with_table._lane_table is not None and without._lane_table is None
+    assert with_table.scatter.table is not None and without.scatter.table is None
     for x, t in batches(30, 10, seed=6):
         assert with_table.train_batch(x, t, 0.1, 0.9) == without.train_batch(x, t, 0.1, 0.9)
     np.testing.assert_array_equal(with_table.theta, without.theta)
@@ -169,7 +172,7 @@ def test_an_interrupted_run_forgets_its_minibatches_and_can_go_on(monkeypatch):
 # ---- evaluation and checks ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_evaluate_matches_the_model_across_chunk_boundaries(activation):
     model = make_model(activation, init_std=0.5)
     fast = FastPath(model, np.float64)

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from core import gradcheck
+from core import layers
 from core.layers import Embedding, Linear, Sigmoid, SoftmaxCrossEntropy
-from core.model import PARAM_NAMES, Config, FourGramModel
+from core.model import Config, FourGramModel
+from _support import PARAM_NAMES
 
 VOCAB = [f"w{i}" for i in range(12)]
 # Word 0 three times across examples, word 4 three times in one context, word 7 twice in one context.
@@ -19,7 +21,7 @@ def make_model(activation="sigmoid", init_std=0.01, seed=5, dtype=np.float64):
     return FourGramModel(VOCAB, cfg, dtype=dtype)
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", list(layers.ACTIVATIONS))
 @pytest.mark.parametrize("init_std", [0.01, 0.5])
 def test_check_all_agrees_on_every_parameter(activation, init_std):
     """At the default initial scale (tiny gradients) and at a larger one."""

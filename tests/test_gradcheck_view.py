@@ -10,10 +10,15 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core import gradcheck, layers
-from core.model import Config, PARAM_NAMES
+from core.model import Config
 from explorer.panels import gradcheck_view
-from explorer.panels.gradcheck_view import SCREEN_NAME, GradCheckView
+from explorer.panels.gradcheck_view import GradCheckView
 from explorer.session import Session
+from _support import PARAM_NAMES
+
+
+# The gradients the panel offers for the default network, in order.
+CHECKABLE = ["W_emb", "W_h", "b_h", "W_o", "b_o", "dz_o", "dh", "dz_h", "de"]
 
 
 def plain(label) -> str:
@@ -51,7 +56,7 @@ def test_clicking_check_on_an_output_weight_matches_the_stage_on_screen(view, se
     stage = step_to(session, "output_weights")
     j, v = biggest(stage.arrays["dW_o"], row=7)
     # pick the entry with the widgets: gradient, unit spin box, word box (typed, with Enter)
-    view.name_combo.setCurrentIndex(list(SCREEN_NAME).index("W_o"))
+    view.name_combo.setCurrentIndex(CHECKABLE.index("W_o"))
     view.index_spins[0].setValue(j)
     combo = view.word_combos[1]
     assert combo.isVisible()  # the word axis offers a word box
@@ -126,7 +131,7 @@ def test_check_all_reports_every_parameter_as_pass(view, session, qtbot):
     report = blocker.args[0]
     assert view.table.rowCount() == len(PARAM_NAMES)
     names = [view.table.item(r, 0).text() for r in range(5)]
-    assert names == [SCREEN_NAME[p] for p in PARAM_NAMES]
+    assert names == ["dW_emb", "dW_h", "db_h", "dW_o", "db_o"]
     for r, p in enumerate(PARAM_NAMES):
         worst = max(report[p], key=lambda g: g.rel_error)
         assert float(view.table.item(r, 2).text()) < 1e-6
@@ -197,7 +202,7 @@ def test_results_go_stale_on_a_new_minibatch_and_clear_on_a_new_network(view, se
     assert view.result is None and view.report is None
     assert view.table.rowCount() == 0
     # the pickers follow the new shapes
-    view.name_combo.setCurrentIndex(list(SCREEN_NAME).index("b_h"))
+    view.name_combo.setCurrentIndex(CHECKABLE.index("b_h"))
     assert view.index_spins[0].maximum() == 6
     assert view.check("b_h", (6,)).rel_error < 1e-6
 
@@ -232,8 +237,9 @@ def test_works_with_a_tiny_network_and_batch(qtbot, demo_corpus):
     v = GradCheckView(s)
     qtbot.addWidget(v)
     step_to(s, "embedding_gradient")
-    for name in ("W_emb", "W_h", "b_h", "W_o", "b_o", "dz_o", "dh", "dz_h", "de"):
-        shape = gradcheck_view.gradient_shape(s.model, name)
+    assert [v.name_combo.itemData(i) for i in range(v.name_combo.count())] == CHECKABLE
+    for name in CHECKABLE:
+        shape = gradcheck.gradient_shape(s.model, name)
         r = v.check(name, tuple(k - 1 for k in shape))
         assert r is not None and r.rel_error < 1e-6, name
     s.shutdown()

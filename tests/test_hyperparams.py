@@ -6,7 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.model import Config
-from explorer.panels.hyperparams_view import LIVE_FIELDS, NETWORK_FIELDS, HyperparamsView, estimated_bytes, parse_value
+from core.model import estimated_bytes
+from explorer.panels.hyperparams_view import LIVE_FIELDS, NETWORK_FIELDS, HyperparamsView, parse_value
 from explorer.session import Session
 
 
@@ -31,16 +32,16 @@ def type_into(view, qtbot, name, text, enter=True):
 def test_shows_the_current_values(view):
     c = view.session.config
     assert view.inputs["batch_size"].text() == "10"
-    assert view.inputs["hidden_dim"].text() == "20"
+    assert view.inputs["hidden_dims"].text() == "20"
     assert view.inputs["learning_rate"].text() == f"{c.learning_rate:g}"
-    assert view.inputs["activation"].currentText() == "sigmoid"
+    assert view.inputs["activations"].currentText() == "sigmoid"
 
 
 @pytest.mark.parametrize(
     "name, text, message",
     [
         ("batch_size", "0", "batch size must be between 1"),
-        ("hidden_dim", str(10**6), "hidden size must be between 1 and 5,000"),
+        ("hidden_dims", str(10**6), "hidden size must be between 1 and 5,000"),
         ("embed_dim", "-3", "embedding size must be between 1"),
         ("batch_size", "ten", "expected a whole number"),
         ("batch_size", "2.5", "expected a whole number"),
@@ -96,13 +97,13 @@ def test_an_error_clears_once_the_value_is_fixed(view, qtbot):
 def test_a_new_hidden_size_builds_a_network_of_that_shape(view, qtbot):
     s = view.session
     with qtbot.waitSignal(s.network_changed, timeout=1000):
-        type_into(view, qtbot, "hidden_dim", "37", enter=False)
-        view.inputs["activation"].setCurrentText("relu")
+        type_into(view, qtbot, "hidden_dims", "37", enter=False)
+        view.inputs["activations"].setCurrentText("relu")
         view.apply_button.click()
     assert s.model.params["W_h"].shape == (3 * 8, 37)
     assert s.model.params["W_o"].shape == (37, s.model.vocab_size)
-    assert s.config.activation == "relu"
-    assert view.inputs["hidden_dim"].text() == "37"
+    assert s.config.activations == ("relu",)
+    assert view.inputs["hidden_dims"].text() == "37"
     assert "New network" in view.message_label.text()
 
 
@@ -119,7 +120,7 @@ def test_asks_before_discarding_training_and_respects_no(view, qtbot):
     assert s.dirty
     view.confirm = lambda doing: view.asked.append(doing) or False
     model = s.model
-    type_into(view, qtbot, "hidden_dim", "11", enter=False)
+    type_into(view, qtbot, "hidden_dims", "11", enter=False)
     assert not view.apply_new_network()
     assert view.asked == ["building a new network"]
     assert s.model is model and s.trainer.step == 1
@@ -131,7 +132,7 @@ def test_asks_before_discarding_training_and_respects_no(view, qtbot):
 def test_sizes_that_would_exhaust_memory_are_refused(view, qtbot):
     model = view.session.model
     type_into(view, qtbot, "batch_size", "20000", enter=False)
-    type_into(view, qtbot, "hidden_dim", "5000", enter=False)
+    type_into(view, qtbot, "hidden_dims", "5000", enter=False)
     assert not view.apply_new_network()
     assert "GB" in view.message_label.text()
     assert view.session.model is model
@@ -187,21 +188,23 @@ def test_a_refused_value_reverts_and_says_which_value_is_in_force(view, qtbot, n
 
 
 def test_leaving_a_network_field_with_a_refused_value_reverts_it(view, qtbot):
-    type_into(view, qtbot, "hidden_dim", "lots", enter=False)
-    assert view.inputs["hidden_dim"].text() == "lots"  # while typing it stays, with the reason
-    assert "expected a whole number" in view.errors["hidden_dim"].text()
-    view.inputs["hidden_dim"].editingFinished.emit()  # focus moved elsewhere
-    assert view.inputs["hidden_dim"].text() == "20"
-    assert view.errors["hidden_dim"].text() == "refused 'lots': expected a whole number, got 'lots'; still 20"
+    type_into(view, qtbot, "hidden_dims", "lots", enter=False)
+    assert view.inputs["hidden_dims"].text() == "lots"  # while typing it stays, with the reason
+    assert "hidden sizes must be whole numbers" in view.errors["hidden_dims"].text()
+    view.inputs["hidden_dims"].editingFinished.emit()  # focus moved elsewhere
+    assert view.inputs["hidden_dims"].text() == "20"
+    assert view.errors["hidden_dims"].text() == (
+        "refused 'lots': hidden sizes must be whole numbers separated by commas (128,64), got 'lots'; still 20"
+    )
 
 
 def test_typed_network_values_not_applied_yet_are_named_with_the_values_in_force(view, qtbot):
     assert view.apply_new_network()
     assert view.message_label.text() == "New network built."
-    type_into(view, qtbot, "hidden_dim", "37", enter=False)
+    type_into(view, qtbot, "hidden_dims", "37", enter=False)
     assert "New network built" not in view.message_label.text()
     assert "Hidden units H = 37 (in force: 20)" in view.message_label.text()
-    view.inputs["activation"].setCurrentText("relu")
+    view.inputs["activations"].setCurrentText("relu")
     assert "Activation = relu (in force: sigmoid)" in view.message_label.text()
     view.apply_button.click()
     assert view.message_label.text() == "New network built."

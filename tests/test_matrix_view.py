@@ -11,11 +11,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from core.model import CONTEXT
-from core.stages import LAYER_TENSORS, N_STAGES
-from explorer.panels.matrix_view import PARAMETERS, MatrixView, _num, entry_formula
+from core.model import CONTEXT, Config, FourGramModel
+from core.specs import operand as _num
+from explorer.panels.matrix_view import MatrixView
 from explorer.session import Session
 from explorer.widgets.heatmap import format_value
+
+PARAMETERS = ("W_emb", "W_h", "b_h", "W_o", "b_o")  # the default network's
+N_STAGES = 14
 
 
 @pytest.fixture
@@ -205,10 +208,12 @@ def test_formula_tooltips_add_up_to_the_entries_from_the_real_operands(view, ses
 
 def test_formula_builder_is_a_pure_function_of_the_arrays():
     rng = np.random.default_rng(5)
+    model = FourGramModel(["cat", "dog"], Config(embed_dim=2, hidden_dim=3, batch_size=4))
+    entry_formula = model.entry_formula
     h = rng.random((4, 3))
     dz_o = rng.standard_normal((4, 2))
     tensors = {"h": h, "dz_o": dz_o, "dW_o": h.T @ dz_o}
-    f = entry_formula("dW_o", (2, 1), tensors, vocab=["cat", "dog"])
+    f = entry_formula("dW_o", (2, 1), tensors)
     assert f.text.splitlines()[0] == "dW_o[j=2, v='dog'] = Σₙ h[n,2]·dz_o[n,'dog']"
     assert f.terms == list(zip(h[:, 2].tolist(), dz_o[:, 1].tolist()))
     assert abs(f.total - tensors["dW_o"][2, 1]) <= 1e-15
@@ -232,7 +237,7 @@ def test_show_layer_lists_the_layers_tensors(view, session):
     step_to(session, "output_weights")
     view.show_layer("output")
     assert view.mode == "layer"
-    expected = [n for n in LAYER_TENSORS["output"] if session.tensor(n) is not None]
+    expected = [n for n in session.model.box_of("output").tensors if session.tensor(n) is not None]
     assert view.array_names() == expected == ["W_o", "b_o", "z_o", "p", "dz_o", "dW_o", "db_o"]
     assert view.current_name() == "dW_o"  # the current stage's array
     assert "Layer: output" in view.header_text() and "ΔW_o" in view.header_text()

@@ -6,9 +6,19 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from core.model import Config
-from core.stages import LAYER_TENSORS, STAGE_LAYER, STAGE_NAMES
-from explorer.panels.network_view import BWD_FILL, FWD_FILL, LAYERS, STAGE_ARROW, NetworkView
+from explorer.panels.network_view import BWD_FILL, FWD_FILL, NetworkView
 from explorer.session import Session
+
+LAYERS = ("input", "embedding", "hidden", "output", "loss")  # the default network's boxes
+# The default network's stages: the box each highlights and the arrow it makes bold.
+STAGES = [
+    ("embed", "embedding", ("fwd", 0)), ("hidden_input", "hidden", ("fwd", 1)), ("hidden", "hidden", None),
+    ("logits", "output", ("fwd", 2)), ("softmax", "output", None), ("loss", "loss", ("fwd", 3)),
+    ("output_error", "output", ("bwd", 3)), ("output_weights", "output", None),
+    ("back_to_hidden", "output", ("bwd", 2)), ("through_activation", "hidden", None),
+    ("hidden_weights", "hidden", None), ("back_to_embeddings", "hidden", ("bwd", 1)),
+    ("embedding_gradient", "embedding", None), ("update", "embedding", None),
+]
 
 
 @pytest.fixture
@@ -41,11 +51,12 @@ def test_shapes_follow_a_new_network(view):
 def test_the_current_stage_is_highlighted_and_its_arrow_is_active(view):
     s = view.session
     assert view.highlighted is None
-    for name in STAGE_NAMES:
+    assert view.layers == LAYERS
+    for name, box, arrow in STAGES:
         stage = s.step_stage()
         assert stage.name == name
-        assert view.highlighted == STAGE_LAYER[name]
-        assert view.active_arrow == STAGE_ARROW.get(name)
+        assert view.highlighted == box
+        assert view.active_arrow == arrow
         assert view.backward == stage.is_backward
     assert view.stage_name == "update"
     s.run_batches(1)  # between minibatches again
@@ -70,7 +81,7 @@ def test_the_highlight_is_drawn_in_the_right_box(view):
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_clicking_a_box_emits_its_layer(view, qtbot, layer):
-    assert layer in LAYER_TENSORS
+    assert view.session.model.box_of(layer).tensors
     with qtbot.waitSignal(view.layer_clicked, timeout=1000) as blocker:
         qtbot.mouseClick(view, Qt.LeftButton, pos=view.box_rect(layer).center().toPoint())
     assert blocker.args == [layer]

@@ -8,9 +8,10 @@ import pytest
 
 from core.corpus import Corpus
 from core.errors import ConfigError, DivergenceError
-from core.model import PARAM_NAMES, Config
+from core.layers import ACTIVATIONS
+from core.model import Config
 from core.trainer import Trainer
-from _support import interrupt_on_call
+from _support import PARAM_NAMES, interrupt_on_call
 
 V = 9
 VOCAB = [f"w{i}" for i in range(V)]
@@ -175,7 +176,7 @@ def test_fast_path_gives_the_steppers_weights(demo_corpus):
     assert not np.allclose(fast.model.params["W_o"], Trainer(demo_corpus).model.params["W_o"], rtol=1e-3)
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_both_paths_agree_for_every_activation(activation):
     cfg = TINY.replace(activation=activation)
     fast = Trainer(tiny_corpus(), cfg, fast_dtype=np.float64)

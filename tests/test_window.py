@@ -15,10 +15,19 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QLineEdit, QPushButton
 
-from core.stages import N_STAGES, STAGE_LAYER, STAGE_NAMES
 from explorer import dialogs
 from explorer.app import create_window, display_problem, missing_xcb_packages
 from explorer.main_window import PANELS
+
+# The default network's stages and the diagram box each belongs to (stable: core/stages.py documents them).
+STAGE_BOXES = [
+    ("embed", "embedding"), ("hidden_input", "hidden"), ("hidden", "hidden"), ("logits", "output"),
+    ("softmax", "output"), ("loss", "loss"), ("output_error", "output"), ("output_weights", "output"),
+    ("back_to_hidden", "output"), ("through_activation", "hidden"), ("hidden_weights", "hidden"),
+    ("back_to_embeddings", "hidden"), ("embedding_gradient", "embedding"), ("update", "embedding"),
+]
+STAGE_NAMES = [name for name, _ in STAGE_BOXES]
+N_STAGES = len(STAGE_NAMES)
 
 HINTON = Path(__file__).resolve().parents[2] / "shared" / "data" / "hinton"
 CONTROL_ACTIONS = ("action_step_stage", "action_step_batch", "action_run", "action_reset")
@@ -143,12 +152,12 @@ def test_stepping_goes_through_every_stage_in_order(window):
     step = action(window, "action_step_stage")
     assert window.stage_label.text() == f"Between minibatches: next is minibatch 1, stage 1/{N_STAGES} Embed"
     assert window.network_view.highlighted is None
-    for i, name in enumerate(STAGE_NAMES):
+    for i, (name, box) in enumerate(STAGE_BOXES):
         step.trigger()
         stage = s.stage
         assert stage.name == name
         assert window.stage_label.text() == f"Stage {i + 1}/{N_STAGES}: {stage.title} — {stage.formula}"
-        assert window.network_view.highlighted == STAGE_LAYER[name]
+        assert window.network_view.highlighted == box == stage.box
         assert window.stage_strip.current == i
     assert s.trainer.step == 1
     assert window.status_batch.text().startswith("Batch 1/")
@@ -219,7 +228,7 @@ def test_reset_asks_first_when_training_is_unsaved(window):
 def test_a_new_network_from_the_hyperparameters_asks_the_window_first(window):
     s = window.session
     s.step_batch()
-    window.hyperparams_view.inputs["hidden_dim"].setText("33")
+    window.hyperparams_view.inputs["hidden_dims"].setText("33")
     window.answers.unsaved = dialogs.CANCEL
     assert not window.hyperparams_view.apply_new_network()
     assert window.answers.asked == ["building a new network"] and s.trainer.step == 1

@@ -59,7 +59,6 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError
 from core.model import CONTEXT
-from core.stages import N_STAGES, STAGE_NAMES
 from core.text import plural
 
 from ..guard import qt_override
@@ -68,8 +67,7 @@ from ..widgets import on_screen
 
 __all__ = ["EmbeddingGradView", "naive_error", "repeated_rows"]
 
-STAGE_NAME = "embedding_gradient"
-STAGE_INDEX = STAGE_NAMES.index(STAGE_NAME)
+STAGE_NAME = "embedding_gradient"  # the stage this panel shows, at every depth (core/stages.py)
 TEACHING_BATCH_SIZE = 2
 MAX_TABLE_CONTRIBUTIONS = 200  # contributions listed in the detail table (all of them are summed)
 MAX_VISIBLE_CONTRIBUTIONS = 5  # rows of the contribution table shown before it scrolls
@@ -292,7 +290,7 @@ class EmbeddingGradView(QWidget):
 
         self.step_button = QPushButton("Step to the embedding gradient")
         self.step_button.setToolTip(
-            "Compute the stages of the minibatch up to its embedding gradient (stage 13 of 14); "
+            "Compute the stages of the minibatch up to its embedding gradient (the stage before the update); "
             "from there, the next minibatch's"
         )
         self.step_button.clicked.connect(self.step_to_embedding_gradient)
@@ -593,7 +591,7 @@ class EmbeddingGradView(QWidget):
         """
         self.message_label.hide()
         stage = None
-        for _ in range(N_STAGES + 1):
+        for _ in range(len(self.session.model.stage_specs) + 1):
             try:
                 stage = self.session.step_stage()
             except ExplorerError as err:
@@ -632,7 +630,7 @@ class EmbeddingGradView(QWidget):
             trainer = s.trainer
             if trainer.in_batch:
                 x = s.tensors.get("x")
-                if trainer.stage_index < STAGE_INDEX and x is not None and _has_repeat(x):
+                if trainer.stage_index < self._stage_number()[0] - 1 and x is not None and _has_repeat(x):
                     self.step_to_embedding_gradient()
                     self._say(" ".join(notes + ["This minibatch repeats a word."]))
                     return self.showing
@@ -676,7 +674,7 @@ class EmbeddingGradView(QWidget):
                 self._pending = stage
         elif self._pending is not None and stage.batch == self._pending.batch:
             pass  # still that minibatch: shown when the panel comes forward
-        elif self._stage is not None and stage.batch == self._stage.batch and stage.index > STAGE_INDEX:
+        elif self._stage is not None and stage.batch == self._stage.batch and stage.index >= self._stage_number()[0]:
             self._set_header(after_update=True)  # the same minibatch: its gradients are still current
         else:
             self._pending = None
@@ -716,15 +714,22 @@ class EmbeddingGradView(QWidget):
         self.pages.setCurrentIndex(0)
         self.row_selected.emit(-1)
 
+    def _stage_number(self) -> tuple[int, int]:
+        """(number of the embedding-gradient stage, counted from 1; number of stages) in this network."""
+        model = self.session.model
+        return model.stage_spec(STAGE_NAME).index + 1, len(model.stage_specs)
+
     def _waiting_header(self) -> str:
         stage = self.session.stage
-        where = "between minibatches" if stage is None else f"at stage {stage.index + 1}/{N_STAGES} ({stage.title})"
+        k, total = self._stage_number()
+        where = "between minibatches" if stage is None else f"at stage {stage.index + 1}/{total} ({stage.title})"
         return (
-            f"<b>Embedding gradient</b> — appears at stage {STAGE_INDEX + 1}/{N_STAGES}; "
+            f"<b>Embedding gradient</b> — appears at stage {k}/{total}; "
             f"the stepper is {html.escape(where)}."
         )
 
     def _intro_text(self) -> str:
+        k, total = self._stage_number()
         return (
             "<p><b>How does backprop go through an embedding layer?</b></p>"
             "<p>Forward, each example reads three rows of W_emb, one per context word: "
@@ -733,7 +738,7 @@ class EmbeddingGradView(QWidget):
             "<p>A word that occurs twice in the minibatch — in two examples, or twice in one context — "
             "receives <b>both</b> blocks, added: dW_emb[v] = Σ de[n, block k] over every place (n, k) "
             "where x[n, k] = v. Nothing is overwritten.</p>"
-            f"<p>At stage {STAGE_INDEX + 1} of {N_STAGES} this panel shows dW_emb with the touched rows marked, the "
+            f"<p>At stage {k} of {total} this panel shows dW_emb with the touched rows marked, the "
             "list of words with where each occurred, and for any word its contributions, their sum and the "
             "row of dW_emb side by side — and, on request, the wrong gradient that <code>dW[x] = de</code> "
             "would give.</p>"
@@ -752,11 +757,12 @@ class EmbeddingGradView(QWidget):
         V, d = dW.shape
         n = st.arrays["de"].shape[0]
         many = repeated_rows(self._contrib)
+        k, total = self._stage_number()
         when = (
-            "The update (stage 14) has been applied with these gradients; they stay here until the next "
+            f"The update (stage {total}) has been applied with these gradients; they stay here until the next "
             "minibatch starts."
             if after_update
-            else f"Stage {STAGE_INDEX + 1}/{N_STAGES}."
+            else f"Stage {k}/{total}."
         )
         text = (
             f"<b>Embedding gradient of minibatch {st.batch + 1}</b> ({n} example{'s' if n != 1 else ''}): "

@@ -51,37 +51,32 @@ from PySide6.QtWidgets import (
 
 from core import gradcheck
 from core.errors import ExplorerError
-from core.gradcheck import DEFAULT_STEP, DOUBTFUL, GOOD, GradCheck
-from core.model import CONTEXT, PARAM_NAMES
-from core.stages import AXES
+from core.gradcheck import DOUBTFUL, GOOD, GradCheck
+from core.specs import column_text
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..guard import qt_override
 
-# The gradients a learner can check (core's names) → the name of the array on screen.
-SCREEN_NAME = {
-    "W_emb": "dW_emb",
-    "W_h": "dW_h",
-    "b_h": "db_h",
-    "W_o": "dW_o",
-    "b_o": "db_o",
-    "dz_o": "dz_o",
-    "dh": "dh",
-    "dz_h": "dz_h",
-    "de": "de",
-}
-CHECKABLE = tuple(SCREEN_NAME)
-# Other names a click can arrive with → (the gradient to check, a note for the learner).
-ALIASES: dict[str, tuple[str, str]] = {screen: (core, "") for core, screen in SCREEN_NAME.items()}
-ALIASES.update({p: (p, "") for p in PARAM_NAMES})
-ALIASES.update(
-    {
-        f"Δ{p}": (p, f"Δ{p} is the update; checking the gradient {SCREEN_NAME[p]} it was made from")
-        for p in PARAM_NAMES
-    }
-)
-for _fwd, _grad in (("z_o", "dz_o"), ("h", "dh"), ("z_h", "dz_h"), ("e", "de")):
-    ALIASES[_fwd] = (_grad, f"{_fwd} is an activation; checking the gradient of the loss with respect to it, {_grad}")
+
+
+def resolve(model, name: str) -> tuple[str, str] | None:
+    """The gradient a click on array ``name`` checks (a name ``core.gradcheck`` takes) and a note, or None.
+
+    A gradient checks itself (``dW_o`` checks W_o's gradient); an update ``ΔW_o`` the gradient it was made
+    from; an activation such as ``z_h`` the loss's gradient with respect to it (``dz_h``).
+    """
+    spec = model.specs.get(name)
+    if spec is None or spec.role == "input":
+        return None
+    if spec.role == "parameter" or spec.role == "gradient":
+        return gradcheck.checked_name(model, name), ""
+    if spec.role == "update":
+        return spec.of, f"{name} is the update; checking the gradient {gradcheck.gradient_name(model, spec.of)} it was made from"
+    grad = next((g.name for g in model.specs.values() if g.role == "gradient" and g.of == name), None)
+    if grad is None:
+        return None
+    return grad, f"{name} is an activation; checking the gradient of the loss with respect to it, {grad}"
+
 
 # Verdict → (text colour, background, badge text).
 VERDICT_STYLE = {
@@ -101,68 +96,9 @@ AXIS_TITLE = {
 CHUNK_SECONDS = 0.03  # work per timer tick of "Check all"
 
 
-def verdict_of(rel_error: float) -> str:
-    return "ok" if rel_error < GOOD else ("doubtful" if rel_error < DOUBTFUL else "wrong")
-
-
-def gradient_shape(model, name: str) -> tuple[int, ...]:
-    """Shape of the gradient ``name`` (a parameter's, or an intermediate's for one minibatch)."""
-    c = model.config
-    if name in PARAM_NAMES:
-        return tuple(model.params[name].shape)
-    n = c.batch_size
-    return {
-        "dz_o": (n, model.vocab_size),
-        "dh": (n, c.hidden_dim),
-        "dz_h": (n, c.hidden_dim),
-        "de": (n, CONTEXT * c.embed_dim),
-    }[name]
-
-
-def entry_text(name: str, index: tuple[int, ...]) -> str:
-    """"dW_o[17, 42]"."""
-    return f"{SCREEN_NAME[name]}[{', '.join(str(i) for i in index)}]"
-
-
-def entry_meaning(name: str, index: tuple[int, ...], vocab, embed_dim: int, x=None, t=None) -> str:
-    """What the entry is, in words: "the weight from hidden unit 17 to the logit of 'day'"."""
-
-    def word(v):
-        return f"'{vocab[v]}'"
-
-    def example(n):
-        if x is None or t is None:
-            return f"example {n}"
-        ctx = " ".join(vocab[w] for w in x[n])
-        return f"example {n} ('{ctx}' → '{vocab[t[n]]}')"
-
-    def column(c):
-        k, i = divmod(c, embed_dim)
-        return k, i
-
-    i = index
-    if name == "W_emb":
-        return f"component {i[1]} of the word vector of {word(i[0])}"
-    if name == "W_h":
-        k, c = column(i[0])
-        return f"the weight from input column {i[0]} (position {k}, component {c}) to hidden unit {i[1]}"
-    if name == "b_h":
-        return f"the bias of hidden unit {i[0]}"
-    if name == "W_o":
-        return f"the weight from hidden unit {i[0]} to the logit of {word(i[1])}"
-    if name == "b_o":
-        return f"the bias of the logit of {word(i[0])}"
-    if name == "dz_o":
-        return f"the logit of {word(i[1])} in {example(i[0])}"
-    if name == "dh":
-        return f"the output of hidden unit {i[1]} in {example(i[0])}"
-    if name == "dz_h":
-        return f"the input of hidden unit {i[1]} in {example(i[0])}"
-    if name == "de":
-        k, c = column(i[1])
-        which = f" (the word {word(x[i[0], k])})" if x is not None else ""
-        return f"component {c} of position {k}{which} of the input vector e of {example(i[0])}"
-    return entry_text(name, index)
+def entry_text(model, name: str, index: tuple[int, ...]) -> str:
+    """"dW_o[17, 42]" for the gradient a check name (W_o, dz_h) stands for."""
+    return f"{gradcheck.gradient_name(model, name)}[{', '.join(str(i) for i in index)}]"
 
 
 def _sci(v: float) -> str:
@@ -210,49 +146,24 @@ def explanation(result: GradCheck) -> str:
 
 
 class _CheckAllJob:
-    """``core.gradcheck.check_all`` cut into pieces that a timer can run between window events.
+    """``core.gradcheck.CheckAll`` run a piece at a time by a timer, between window events: the same entries
+    and the same results as ``check_all``."""
 
-    Picks exactly the entries check_all picks (same rule, same random
-    generator), so the report is the one check_all would give.
-    """
-
-    def __init__(self, model, x, t, samples: int, seed: int = 0, step: float = DEFAULT_STEP):
-        self.model, self.x, self.t, self.step = model, x, t, step
-        model.forward(x, t)
-        model.backward()  # fills model.grads, to find the largest entries
-        rng = np.random.default_rng(seed)
-        self.todo: list[tuple[str, tuple[int, ...]]] = []
-        self.last_of: dict[str, int] = {}  # name → position of its last entry in todo
-        for name in PARAM_NAMES:
-            g = model.grads[name]
-            flat = np.abs(g).ravel()
-            largest = np.argsort(-flat, kind="stable")[: max(1, samples // 2)]
-            rand = rng.choice(flat.size, size=min(flat.size, samples - len(largest)), replace=False)
-            for i in dict.fromkeys(largest.tolist() + rand.tolist()):
-                self.todo.append((name, tuple(int(k) for k in np.unravel_index(i, g.shape))))
-            self.last_of[name] = len(self.todo) - 1
-        self.results: dict[str, list[GradCheck]] = {name: [] for name in PARAM_NAMES}
-        self.done = 0
+    def __init__(self, model, x, t, samples: int):
+        self.job = gradcheck.CheckAll(model, x, t, samples)
         self.seconds = 0.0
 
-    @property
-    def total(self) -> int:
-        return len(self.todo)
-
-    @property
-    def finished(self) -> bool:
-        return self.done >= len(self.todo)
+    def __getattr__(self, name):  # total, finished, done, results, last_of
+        return getattr(self.job, name)
 
     def run_for(self, seconds: float) -> list[str]:
         """Check entries for about ``seconds``; returns the parameters completed in this piece."""
         start = time.perf_counter()
         completed = []
-        while not self.finished:
-            name, index = self.todo[self.done]
-            self.results[name].append(gradcheck.check_entry(self.model, self.x, self.t, name, index, self.step))
-            if self.done == self.last_of[name]:
+        while not self.job.finished:
+            name = self.job.step()
+            if name is not None:
                 completed.append(name)
-            self.done += 1
             if time.perf_counter() - start >= seconds:
                 break
         self.seconds += time.perf_counter() - start
@@ -513,11 +424,11 @@ class GradCheckView(QWidget):
         current = self.name_combo.currentData() or "W_o"
         self.name_combo.blockSignals(True)
         self.name_combo.clear()
-        for name in CHECKABLE:
-            shape = "×".join(str(s) for s in gradient_shape(model, name))
-            base = name if name in PARAM_NAMES else gradcheck.INTERMEDIATE_OF[name]
-            self.name_combo.addItem(f"{SCREEN_NAME[name]}   ∂L/∂{base}   ({shape})", name)
-        self.name_combo.setCurrentIndex(max(0, CHECKABLE.index(current) if current in CHECKABLE else 0))
+        checkable = gradcheck.checkable(model)
+        for name in checkable:
+            shape = "×".join(str(s) for s in gradcheck.gradient_shape(model, name))
+            self.name_combo.addItem(f"{gradcheck.gradient_name(model, name)}   ∂L/∂{self._base(name)}   ({shape})", name)
+        self.name_combo.setCurrentIndex(max(0, checkable.index(current) if current in checkable else 0))
         self.name_combo.blockSignals(False)
         vocab = self.session.vocab
         for combo in self.word_combos:
@@ -534,12 +445,12 @@ class GradCheckView(QWidget):
         self._configure_axes()
 
     def _picked_name(self) -> str:
-        return self.name_combo.currentData() or CHECKABLE[0]
+        return self.name_combo.currentData() or gradcheck.checkable(self.session.model)[0]
 
     def _configure_axes(self) -> None:
         name = self._picked_name()
-        shape = gradient_shape(self.session.model, name)
-        kinds = AXES[SCREEN_NAME[name]]
+        shape = gradcheck.gradient_shape(self.session.model, name)
+        kinds = self._axes(name)
         for a in range(2):
             visible = a < len(shape)
             for w in (self.axis_labels[a], self.index_spins[a], self.axis_notes[a]):
@@ -555,7 +466,7 @@ class GradCheckView(QWidget):
                 self._on_spin(a)
 
     def _picked_index(self) -> tuple[int, ...]:
-        n = len(gradient_shape(self.session.model, self._picked_name()))
+        n = len(gradcheck.gradient_shape(self.session.model, self._picked_name()))
         return tuple(self.index_spins[a].value() for a in range(n))
 
     def _on_name_picked(self, _i: int) -> None:
@@ -564,7 +475,7 @@ class GradCheckView(QWidget):
     def _on_spin(self, a: int) -> None:
         """Keep the word box and the note next to spin box ``a`` in step with it."""
         name = self._picked_name()
-        kinds = AXES[SCREEN_NAME[name]]
+        kinds = self._axes(name)
         if a >= len(kinds):
             return
         kind, value = kinds[a], self.index_spins[a].value()
@@ -575,8 +486,7 @@ class GradCheckView(QWidget):
             combo.setCurrentIndex(value)
             combo.blockSignals(False)
         elif kind == "concat":
-            k, c = divmod(value, self.session.config.embed_dim)
-            note = f"= position {k}, component {c}"
+            note = f"= {column_text(value, self.session.config.embed_dim)}"
         elif kind == "example":
             try:
                 k, _ = self._context_batch()
@@ -621,29 +531,30 @@ class GradCheckView(QWidget):
         gradient). Bad names or indices give a one-line message, never an exception.
         """
         name = str(name)
-        if name not in ALIASES:
+        model = self.session.model
+        resolved = resolve(model, name)
+        if resolved is None:
             self._say(
                 f"{name} is not a gradient, so there is nothing to check: pick an entry of "
-                + ", ".join(SCREEN_NAME[n] for n in CHECKABLE),
+                + ", ".join(gradcheck.gradient_name(model, n) for n in gradcheck.checkable(model)),
                 note=True,
             )
             return None
-        core_name, note = ALIASES[name]
+        core_name, note = resolved
         try:
             index = tuple(int(i) for i in np.atleast_1d(np.asarray(index)).ravel())
         except (TypeError, ValueError):
             self._say(f"{index!r} is not an index")
             return None
-        model = self.session.model
-        shape = gradient_shape(model, core_name)
-        screen = SCREEN_NAME[core_name]
+        shape = gradcheck.gradient_shape(model, core_name)
+        screen = gradcheck.gradient_name(model, core_name)
         if len(index) != len(shape):
             dims = "×".join(map(str, shape))
             self._say(f"{screen} has {len(shape)} ax{'is' if len(shape) == 1 else 'es'} ({dims}); got index {index}")
             return None
         for a, (i, s) in enumerate(zip(index, shape, strict=True)):
             if not 0 <= i < s:
-                kind = AXES[screen][a]
+                kind = model.specs[screen].axes[a]
                 self._say(f"index {i} is outside 0 … {s - 1} on the {kind} axis of {screen}")
                 return None
         self._show_pick(core_name, index)
@@ -662,26 +573,30 @@ class GradCheckView(QWidget):
 
     def _show_pick(self, name: str, index: tuple[int, ...]) -> None:
         """Put the pickers on this entry (without triggering anything)."""
-        i = CHECKABLE.index(name)
+        i = gradcheck.checkable(self.session.model).index(name)
         if self.name_combo.currentIndex() != i:
             self.name_combo.setCurrentIndex(i)  # reconfigures the axes
         for a, v in enumerate(index):
             self.index_spins[a].setValue(v)
 
-    @staticmethod
-    def _base(name: str) -> str:
+    def _base(self, name: str) -> str:
         """The array a gradient belongs to: W_o for W_o, z_h for dz_h."""
-        return name if name in PARAM_NAMES else gradcheck.INTERMEDIATE_OF[name]
+        model = self.session.model
+        return name if name in model.params else model.specs[name].of
+
+    def _axes(self, name: str) -> tuple[str, ...]:
+        """What the axes of the gradient a check name stands for mean ("unit", "word", ...)."""
+        model = self.session.model
+        return model.specs[gradcheck.gradient_name(model, name)].axes
 
     def _display(self, result: GradCheck, x, t, *, batch: int, on_screen: bool) -> None:
         """Fill the result box with one GradCheck computed on minibatch ``batch``."""
         self.result = result
-        vocab = self.session.vocab
-        d = self.session.config.embed_dim
-        meaning = entry_meaning(result.name, result.index, vocab, d, x, t)
+        model = self.session.model
+        meaning = model.entry_meaning(result.name, result.index, x, t)
         theta = f"{self._base(result.name)}[{', '.join(map(str, result.index))}]"
         self.entry_label.setText(
-            f"<b style='font-size:13pt'>{html.escape(entry_text(result.name, result.index))}</b>"
+            f"<b style='font-size:13pt'>{html.escape(entry_text(model, result.name, result.index))}</b>"
             f" = ∂L/∂{html.escape(theta)} &nbsp;·&nbsp; minibatch {batch + 1}<br>"
             f"{html.escape(theta)} is {html.escape(meaning)}"
         )
@@ -692,7 +607,7 @@ class GradCheckView(QWidget):
         self.abs_label.setText(f"{result.abs_error:.3e}")
         self.rel_label.setText(f"{result.rel_error:.3e}")
         diff = result.numeric * 2 * result.step
-        where = "" if result.name in PARAM_NAMES else " (the forward pass goes on from the nudged value)"
+        where = "" if result.name in model.params else " (the forward pass goes on from the nudged value)"
         self.formula_label.setText(
             f"numeric = (L(θ+h) − L(θ−h)) / 2h &nbsp;with θ = {html.escape(theta)}{where}:<br>"
             f"&nbsp;&nbsp;&nbsp;= {diff:.6e} / (2 × {result.step:.0e}) = {result.numeric:.6e}"
@@ -708,12 +623,12 @@ class GradCheckView(QWidget):
         self.explain_label.setStyleSheet(f"color:{fg}")
         self.result_box.setStyleSheet(f"QGroupBox {{ background:{bg}; }}")
         self.stale_label.hide()
-        shown = self.session.tensors.get(SCREEN_NAME[result.name]) if on_screen else None
-        if shown is not None and shown.shape == gradient_shape(self.session.model, result.name):
+        shown = self.session.tensors.get(gradcheck.gradient_name(model, result.name)) if on_screen else None
+        if shown is not None and shown.shape == gradcheck.gradient_shape(model, result.name):
             value = float(shown[result.index])
             same = "the same number" if value == result.analytic else f"differs by {abs(value - result.analytic):.1e}"
             self.onscreen_label.setText(
-                f"The matrix view shows {entry_text(result.name, result.index)} = {_sci(value)} ({same})."
+                f"The matrix view shows {entry_text(model, result.name, result.index)} = {_sci(value)} ({same})."
             )
         else:
             self.onscreen_label.setText(
@@ -735,12 +650,13 @@ class GradCheckView(QWidget):
         self._job_key = self._key()
         self._job_batch = self._context_batch()[0]
         self.table.setRowCount(0)
-        self.table.setRowCount(len(PARAM_NAMES))
+        model = self.session.model
+        self.table.setRowCount(len(model.params))
         self.table.show()
-        shapes = self.session.model.shapes()
-        for r, name in enumerate(PARAM_NAMES):
-            self._set_row(r, [SCREEN_NAME[name], "", "", "", "running…"])
-            self.table.item(r, 0).setToolTip(f"{SCREEN_NAME[name]}: {'×'.join(map(str, shapes[name]))}")
+        for r, (name, theta) in enumerate(model.params.items()):
+            screen = gradcheck.gradient_name(model, name)
+            self._set_row(r, [screen, "", "", "", "running…"])
+            self.table.item(r, 0).setToolTip(f"{screen}: {'×'.join(map(str, theta.shape))}")
         self.progress.setRange(0, self._job.total)
         self.progress.setValue(0)
         self.progress.show()
@@ -761,7 +677,7 @@ class GradCheckView(QWidget):
         self.check_all_button.setEnabled(True)
         if not quiet:
             self.summary_label.setText(f"Cancelled after {job.done} of {job.total} entries.")
-            for r, name in enumerate(PARAM_NAMES):
+            for r, name in enumerate(job.results):
                 if not job.results[name] or job.done <= job.last_of[name]:
                     self._set_row(r, [None, str(len(job.results[name])), "", "", "cancelled"])
 
@@ -775,7 +691,7 @@ class GradCheckView(QWidget):
             self._job_timer.stop()
             return
         for name in job.run_for(CHUNK_SECONDS):
-            self._fill_row(PARAM_NAMES.index(name), name, job.results[name])
+            self._fill_row(list(job.results).index(name), name, job.results[name])
         self.progress.setValue(job.done)
         if job.finished:
             self._job_timer.stop()
@@ -796,7 +712,7 @@ class GradCheckView(QWidget):
         passed = worst.rel_error < GOOD
         self._set_row(
             r,
-            [None, str(len(checks)), f"{worst.rel_error:.2e}", entry_text(name, worst.index),
+            [None, str(len(checks)), f"{worst.rel_error:.2e}", entry_text(self.session.model, name, worst.index),
              "PASS" if passed else "FAIL"],
         )
         fg, bg, _ = VERDICT_STYLE[worst.verdict]
@@ -832,7 +748,8 @@ class GradCheckView(QWidget):
 
     def _summarise(self, job: _CheckAllJob) -> None:
         worst = {n: self._worst(c) for n, c in job.results.items()}
-        failed = [SCREEN_NAME[n] for n, g in worst.items() if g.rel_error >= GOOD]
+        model = self.session.model
+        failed = [gradcheck.gradient_name(model, n) for n, g in worst.items() if g.rel_error >= GOOD]
         top_name, top = max(worst.items(), key=lambda kv: kv[1].rel_error)
         head = (
             f"<b style='color:{VERDICT_STYLE['ok'][0]}'>{len(worst)} of {len(worst)} PASS</b>"
@@ -842,13 +759,13 @@ class GradCheckView(QWidget):
         )
         self.summary_label.setText(
             f"{head} &nbsp;— {job.total} entries on minibatch {self._job_batch + 1} in {job.seconds:.2f} s; "
-            f"worst relative error {top.rel_error:.1e} ({SCREEN_NAME[top_name]}). PASS means below 1e-6."
+            f"worst relative error {top.rel_error:.1e} ({gradcheck.gradient_name(model, top_name)}). PASS means below 1e-6."
         )
 
     def _on_table_clicked(self, row: int, _col: int) -> None:
-        if self.report is None or not 0 <= row < len(PARAM_NAMES):
+        if self.report is None or not 0 <= row < len(self.report):
             return
-        checks = self.report.get(PARAM_NAMES[row])
+        checks = self.report.get(list(self.report)[row])
         if not checks:
             return
         worst = self._worst(checks)
@@ -914,4 +831,4 @@ class GradCheckView(QWidget):
         self.summary_label.setText("Not run yet.")
 
 
-__all__ = ["GradCheckView", "verdict_of", "gradient_shape", "entry_meaning", "agreeing_digits_html"]
+__all__ = ["GradCheckView", "resolve", "entry_text", "agreeing_digits_html"]

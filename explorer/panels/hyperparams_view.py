@@ -1,9 +1,11 @@
 """Hyperparameters: two that apply live, six that need a new network.
 
 Learning rate and momentum apply from the next update (Enter or leaving the
-field). Batch size, embedding size, hidden size, activation, init std and seed
-change the network's shape or its initial weights, so they take effect only
-through "Apply — new network", which asks first when there is unsaved training.
+field). Batch size, embedding size, the hidden layers' widths (one number per
+layer, "128, 64"; "none" for no hidden layer), their activations (one for all,
+or one per layer), init std and seed change the network's shape or its initial
+weights, so they take effect only through "Apply — new network", which asks
+first when there is unsaved training.
 
 Every value is checked before use (``core.model.Config.validate``, the size of
 the training set, and a memory estimate). While a value is typed, a value that
@@ -36,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError
 from core.layers import ACTIVATIONS
-from core.model import CONTEXT, Config
+from core.model import Config, estimated_bytes, parse_activations, parse_hidden_dims
 
 # Refuse sizes whose one stepped minibatch would need more memory than this.
 MEMORY_LIMIT_BYTES = 2 * 1024**3
@@ -48,8 +50,10 @@ LIVE_FIELDS = {
 NETWORK_FIELDS = {
     "batch_size": ("Batch size N", int, "Examples per minibatch (1 and 2 make every number easy to follow)"),
     "embed_dim": ("Embedding size d", int, "Length of each word vector: W_emb is V×d"),
-    "hidden_dim": ("Hidden units H", int, "Width of the hidden layer: W_h is 3d×H"),
-    "activation": ("Activation", str, "Non-linearity of the hidden layer"),
+    "hidden_dims": ("Hidden units H", parse_hidden_dims,
+                    "Width of each hidden layer, separated by commas (200, or 128, 64); none for no hidden layer"),
+    "activations": ("Activation", parse_activations,
+                    "Non-linearity of the hidden layers: one for all, or one per layer (sigmoid, relu)"),
     "init_std": ("Init std", float, "Weights start as samples of N(0, std²); biases start at 0"),
     "seed": ("Seed", int, "Fixes the initial weights and the order of the minibatches"),
 }
@@ -57,14 +61,6 @@ NETWORK_FIELDS = {
 
 # How the core's messages name a field -> how this panel labels it.
 _FIELD_WORDS = {"hidden dim": "hidden size", "embed dim": "embedding size"}
-
-
-def estimated_bytes(config: Config, vocab_size: int) -> int:
-    """A rough upper bound of the memory one stepped (float64, recorded) minibatch needs."""
-    n, d, h, v = config.batch_size, config.embed_dim, config.hidden_dim, vocab_size
-    per_example = 2 * CONTEXT * d * 2 + 4 * h * 2 + 3 * v * 2  # forward, backward and the recorded copies
-    params = v * d + CONTEXT * d * h + h + h * v + v
-    return 8 * (n * per_example + 5 * params)
 
 
 def parse_value(text: str, kind):
@@ -125,8 +121,9 @@ class HyperparamsView(QWidget):
         net = QGroupBox("Need a new network")
         net_form = self._form(net)
         for name, (label, kind, tip) in NETWORK_FIELDS.items():
-            if kind is str:
+            if name == "activations":
                 editor = QComboBox()
+                editor.setEditable(True)  # one of the list, or one per layer typed in: "sigmoid, relu"
                 editor.addItems(list(ACTIVATIONS))
                 editor.currentTextChanged.connect(lambda _t: self._show_pending())
             else:
@@ -198,17 +195,22 @@ class HyperparamsView(QWidget):
 
     # ---- showing the current values -----------------------------------------------------------
     @staticmethod
-    def _format(value) -> str:
+    def _format(value, name: str = "") -> str:
+        """A value as its field shows it: '0.1', '128, 64' (or 'none'), one activation name when all share it."""
+        if name == "activations":  # (and for no hidden layer, what a first one would get)
+            return ", ".join(value) if len(set(value)) > 1 else (value[0] if value else "sigmoid")
+        if name == "hidden_dims":
+            return ", ".join(map(str, value)) or "none"
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     def _show_value(self, name: str, value) -> None:
         editor = self.inputs[name]
         if isinstance(editor, QComboBox):
             editor.blockSignals(True)
-            editor.setCurrentText(str(value))
+            editor.setCurrentText(self._format(value, name))
             editor.blockSignals(False)
         else:
-            editor.setText(self._format(value))  # also clears isModified(): nothing typed is pending
+            editor.setText(self._format(value, name))  # also clears isModified(): nothing typed is pending
         self._set_error(name, "")
 
     def _on_network_changed(self) -> None:
@@ -245,7 +247,7 @@ class HyperparamsView(QWidget):
             except ValueError:
                 continue
             now = getattr(self.session.config, name)
-            if value != now:
+            if self._format(value, name) != self._format(now, name):  # ("relu",) is "relu" for every layer
                 pending[name] = (value, now)
         return pending
 
@@ -256,7 +258,8 @@ class HyperparamsView(QWidget):
             self.message_label.setText("")
             return
         items = "; ".join(
-            f"{self._label(n)} = {self._format(v)} (in force: {self._format(now)})" for n, (v, now) in pending.items()
+            f"{self._label(n)} = {self._format(v, n)} (in force: {self._format(now, n)})"
+            for n, (v, now) in pending.items()
         )
         self.message_label.setText(f"Not applied yet: {items}. “Apply — new network” builds it.")
 
@@ -270,16 +273,24 @@ class HyperparamsView(QWidget):
 
     def _field_value(self, name: str):
         editor = self.inputs[name]
-        if isinstance(editor, QComboBox):
-            return editor.currentText()
         kind = {**LIVE_FIELDS, **NETWORK_FIELDS}[name][1]
-        return parse_value(editor.text(), kind)
+        text = editor.currentText() if isinstance(editor, QComboBox) else editor.text()
+        if kind in (int, float):
+            return parse_value(text, kind)
+        try:
+            return kind(text)  # the core's parsers of the widths and the activations
+        except ExplorerError as err:
+            raise ValueError(str(err)) from None
 
     def _check_field(self, name: str):
         """The field's value if it can work (the error label cleared), else None (the reason shown)."""
         try:
             value = self._field_value(name)
-            self.session.config.replace(**{name: value})
+            if name == "hidden_dims":  # the widths alone; whether the activations fit is checked on Apply
+                one = (self.session.config.activations or ("sigmoid",))[:1]
+                self.session.config.replace(hidden_dims=value, activations=one)
+            elif name != "activations":  # (the names are checked by the parser)
+                self.session.config.replace(**{name: value})
         except ValueError as err:
             self._set_error(name, str(err))
             return None
@@ -309,7 +320,7 @@ class HyperparamsView(QWidget):
 
     def _shows_in_force(self, name: str) -> bool:
         """True when the field shows the value in force as this panel writes it (a note under it stays)."""
-        return self.inputs[name].text() == self._format(getattr(self.session.config, name))
+        return self.inputs[name].text() == self._format(getattr(self.session.config, name), name)
 
     def _revert(self, name: str, reason: str) -> None:
         """Show the value in force again, and under the field what was refused and why."""
@@ -317,7 +328,7 @@ class HyperparamsView(QWidget):
         now = getattr(self.session.config, name)
         self._show_value(name, now)
         what = f"refused {typed!r}: {reason}" if typed else f"refused an empty field: {reason}"
-        self._set_error(name, f"{what}; still {self._format(now)}")
+        self._set_error(name, f"{what}; still {self._format(now, name)}")
 
     def _finish_network_field(self, name: str) -> None:
         """Leaving a network field: a refused value goes back to the value in force; a valid one waits for Apply."""
@@ -404,4 +415,4 @@ class HyperparamsView(QWidget):
         return confirm_discard(self, doing)
 
 
-__all__ = ["HyperparamsView", "estimated_bytes", "parse_value"]
+__all__ = ["HyperparamsView", "parse_value"]

@@ -1,15 +1,16 @@
-"""The network as a diagram: five boxes with their live shapes, forward and backward arrows.
+"""The network as a diagram: its boxes with their live shapes, forward and backward arrows.
 
     input x ──x──▶ embedding ──e──▶ hidden ──h──▶ output ──p──▶ loss
             ◀──────────────de───────────dh──────────dz_o──
 
-Each box shows its parameters and the arrays it computes, with the numbers of
-the current network filled in (``W_emb: V×d = 250×50``). The box of the
-current stage is highlighted (``core.stages.STAGE_LAYER``), in blue on the
-forward pass and in orange on the backward pass, and the arrow the stage sends
-its result along is drawn bold. Clicking a box emits ``layer_clicked(key)`` with
-the key of ``core.stages.LAYER_TENSORS`` ("input", "embedding", "hidden",
-"output", "loss"); the main window shows that layer's tensors.
+The boxes are the model's (``model.boxes``, one per hidden layer). Each shows
+its parameters and the arrays it computes, with the numbers of the current
+network filled in (``W_emb: V×d = 250×50``). The box of the current stage is
+highlighted (``stage.box``), in blue on the forward pass and in orange on the
+backward pass, and the arrow the stage sends its result along
+(``stage.arrow``) is drawn bold. Clicking a box emits ``layer_clicked(key)``
+with the box's key ("input", "embedding", "hidden", "output", "loss"); the main
+window shows that layer's tensors.
 """
 
 from __future__ import annotations
@@ -20,28 +21,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from core.model import CONTEXT
-from core.stages import LAYER_TENSORS, STAGE_LAYER
-
 from ..guard import qt_override
-
-LAYERS = ("input", "embedding", "hidden", "output", "loss")
-
-# Which arrow each stage sends its result along: ("fwd", i) goes from box i to
-# box i+1; ("bwd", i) from box i+1 back to box i.
-STAGE_ARROW = {
-    "embed": ("fwd", 0),
-    "hidden_input": ("fwd", 1),
-    "logits": ("fwd", 2),
-    "loss": ("fwd", 3),
-    "output_error": ("bwd", 3),
-    "back_to_hidden": ("bwd", 2),
-    "back_to_embeddings": ("bwd", 1),
-}
-FORWARD_LABELS = ("x", "e", "h", "p")
-BACKWARD_LABELS = ("", "de", "dh", "dz_o")  # no gradient flows back into the word indices
-
-_ACT = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU"}
 
 FWD = QColor("#1f6fb4")
 FWD_FILL = QColor("#dbe9f7")
@@ -94,8 +74,8 @@ class NetworkView(QWidget):
             self.stage_title = ""
             self.stage_name = ""
         else:
-            self.highlighted = STAGE_LAYER[stage.name]
-            self.active_arrow = STAGE_ARROW.get(stage.name)
+            self.highlighted = stage.box
+            self.active_arrow = stage.arrow
             self.backward = stage.is_backward
             self.stage_title = stage.title
             self.stage_name = stage.name
@@ -114,27 +94,21 @@ class NetworkView(QWidget):
         if text == self._loss_text:
             return
         self._loss_text = text
-        self.update(self._layout()["loss"].toAlignedRect().adjusted(-4, -4, 4, 4))
+        rect = self._layout().get("loss")
+        self.update() if rect is None else self.update(rect.toAlignedRect().adjusted(-4, -4, 4, 4))
 
     # ---- the text of each box -------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The keys of the boxes, in the order they are drawn."""
+        return tuple(b.key for b in self.session.model.boxes)
+
     def box_texts(self) -> dict[str, BoxText]:
-        """Title and lines of every box, with the current network's numbers."""
-        c = self.session.config
-        N, d, H, V = c.batch_size, c.embed_dim, c.hidden_dim, self.session.model.vocab_size
-        act = _ACT.get(c.activation, c.activation)
-        return {
-            "input": BoxText("Input", [f"x: N×3 = {N}×{CONTEXT}", "word indices", f"targets t: {N}"]),
-            "embedding": BoxText("Embedding", [f"W_emb: V×d = {V}×{d}", f"e: N×3d = {N}×{CONTEXT * d}"]),
-            "hidden": BoxText(
-                f"Hidden ({act})",
-                [f"W_h: 3d×H = {CONTEXT * d}×{H}", f"b_h: {H}", f"z_h, h: N×H = {N}×{H}"],
-            ),
-            "output": BoxText(
-                "Output (softmax)",
-                [f"W_o: H×V = {H}×{V}", f"b_o: {V}", f"z_o, p: N×V = {N}×{V}"],
-            ),
-            "loss": BoxText("Loss", ["L = −mean log p[n, tₙ]", self._loss_text or "cross-entropy"]),
-        }
+        """Title and lines of every box, with the current network's numbers (``model.boxes``)."""
+        out = {b.key: BoxText(b.title, list(b.lines)) for b in self.session.model.boxes}
+        if "loss" in out:
+            out["loss"].lines.append(self._loss_text or "cross-entropy")
+        return out
 
     # ---- geometry --------------------------------------------------------------------------
     @qt_override
@@ -149,11 +123,13 @@ class NetworkView(QWidget):
         w, h = self.width(), self.height()
         margin = 8.0
         caption = 22.0
-        gap = max(34.0, min(70.0, w * 0.045))
-        box_w = (w - 2 * margin - 4 * gap) / 5
+        keys = self.layers
+        count = len(keys)
+        gap = max(34.0, min(70.0, w * 0.045)) * 4 / max(4, count - 1)
+        box_w = (w - 2 * margin - (count - 1) * gap) / count
         box_h = max(60.0, min(h - 2 * margin - caption, 124.0))
         top = margin + max(0.0, (h - caption - 2 * margin - box_h) / 2)
-        return {key: QRectF(margin + i * (box_w + gap), top, box_w, box_h) for i, key in enumerate(LAYERS)}
+        return {key: QRectF(margin + i * (box_w + gap), top, box_w, box_h) for i, key in enumerate(keys)}
 
     def box_rect(self, layer: str) -> QRectF:
         """Where the box of ``layer`` is drawn (widget coordinates)."""
@@ -183,7 +159,7 @@ class NetworkView(QWidget):
             self.setCursor(Qt.PointingHandCursor if key else Qt.ArrowCursor)
             self.update()
         if key:
-            names = ", ".join(LAYER_TENSORS[key])
+            names = ", ".join(self.session.model.box_of(key).tensors)
             QToolTip.showText(event.globalPosition().toPoint(), f"Click to show this layer's arrays: {names}", self)
         else:
             QToolTip.hideText()
@@ -208,7 +184,7 @@ class NetworkView(QWidget):
         base.setPointSizeF(max(7.0, base.pointSizeF() * scale))
         self._draw_arrows(p, rects, base)
         dirty = QRectF(event.rect())  # often only the loss box (see _on_weights_changed)
-        for key in LAYERS:
+        for key in self.layers:
             if dirty.intersects(rects[key].adjusted(-3, -3, 3, 3)):
                 self._draw_box(p, key, rects[key], texts[key], base)
         self._draw_caption(p, base)
@@ -216,7 +192,9 @@ class NetworkView(QWidget):
 
     def _draw_box(self, p: QPainter, key: str, rect: QRectF, text: BoxText, base: QFont) -> None:
         current = key == self.highlighted
-        update_stage = self.stage_name == "update" and key in ("embedding", "hidden", "output")
+        update_stage = self.stage_name == "update" and any(
+            self.session.model.specs[n].role == "parameter" for n in self.session.model.box_of(key).tensors
+        )
         edge, fill, width = BOX_EDGE, BOX_FILL, 1.2
         if current or update_stage:
             colour = BWD if self.backward else FWD
@@ -265,23 +243,24 @@ class NetworkView(QWidget):
         small.setPointSizeF(base.pointSizeF() * 0.95)
         p.setFont(small)
         fm = QFontMetrics(small)
-        for i in range(len(LAYERS) - 1):
-            a, b = rects[LAYERS[i]], rects[LAYERS[i + 1]]
+        boxes = self.session.model.boxes
+        for i in range(len(boxes) - 1):
+            a, b = rects[boxes[i].key], rects[boxes[i + 1].key]
             y_fwd = a.top() + a.height() * 0.30
             y_bwd = a.top() + a.height() * 0.72
             active_fwd = self.active_arrow == ("fwd", i)
             self._arrow(p, QPointF(a.right() + 2, y_fwd), QPointF(b.left() - 2, y_fwd),
                         FWD if active_fwd else IDLE_ARROW if self.backward else FWD.lighter(140), 3.0 if active_fwd else 1.6)
             p.setPen(FWD if active_fwd or not self.backward else MUTED)
-            label = FORWARD_LABELS[i]
+            label = boxes[i].sends
             p.drawText(QPointF((a.right() + b.left()) / 2 - fm.horizontalAdvance(label) / 2, y_fwd - 5), label)
-            if BACKWARD_LABELS[i]:
+            if boxes[i].receives:  # no gradient flows back into the word indices
                 active_bwd = self.active_arrow == ("bwd", i)
                 colour = BWD if active_bwd else (BWD.lighter(150) if self.backward else IDLE_ARROW)
                 self._arrow(p, QPointF(b.left() - 2, y_bwd), QPointF(a.right() + 2, y_bwd), colour, 3.0 if active_bwd else 1.4,
                             dashed=not active_bwd)
                 p.setPen(BWD if active_bwd else MUTED)
-                label = BACKWARD_LABELS[i]
+                label = boxes[i].receives
                 p.drawText(QPointF((a.right() + b.left()) / 2 - fm.horizontalAdvance(label) / 2, y_bwd + fm.ascent() + 3), label)
 
     @staticmethod
@@ -320,4 +299,4 @@ class NetworkView(QWidget):
             x += fm.horizontalAdvance(text) + 22
 
 
-__all__ = ["NetworkView", "LAYERS", "STAGE_ARROW"]
+__all__ = ["NetworkView"]

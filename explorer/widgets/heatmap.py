@@ -5,8 +5,8 @@ plot (one ``ImageItem``, created once; every update is a ``setImage`` with
 fixed levels) with a colour bar, and word-index arrays (the contexts ``x``
 and targets ``t``) as a small table of words instead.
 
-* **Axes** are named after ``core.stages.AXES``: "example n", "hidden unit j",
-  "word" (tick labels are the words themselves, thinned to what fits and all
+* **Axes** are named after the arrays' specs (``model.specs[name].axes``):
+  "example n", "hidden unit j", "word" (tick labels are the words themselves, thinned to what fits and all
   of them once zoomed in), "embedding component i", and the columns of ``e``
   as "x₂·7" (position 2, component 7) with lines between the three blocks.
 * **Colours keep their meaning** from step to step: signed arrays use a
@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 import explorer.widgets  # noqa: F401  (configures pyqtgraph once)
 from core.model import CONTEXT
+from core.specs import column_text, format_value
 from core.text import plural
 
 from ..guard import qt_override
@@ -76,20 +77,10 @@ _NUMBER_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 
 _WORD_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250, 500, 1000)
 
 
-def format_value(v: float, digits: int = 6) -> str:
-    """A number to ``digits`` significant digits with a true minus sign; names NaN and ±inf."""
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+inf" if v > 0 else "−inf"
-    return f"{v:.{digits}g}".replace("-", "−")
-
-
 class AxisLabeller:
     """How one axis of an array names its indices (short tick text, long hover text, title).
 
-    ``axis`` is one of ``core.stages.AXES``' axis names, ``"strip"`` (the
+    ``axis`` is one of the axis names of ``core.specs`` (a spec's ``axes``), ``"strip"`` (the
     single row of a 1-D array, labelled ``names[0]``) or None (plain numbers).
     """
 
@@ -137,8 +128,7 @@ class AxisLabeller:
             w = self.word(i)
             return f"word '{w}' (#{i})" if w is not None else f"word #{i}"
         if a == "concat" and self.block:
-            k, c = divmod(i, self.block)
-            return f"position {k + 1}, component {c} (column {i})"
+            return f"{column_text(i, self.block)} (column {i})"
         return f"index {i}"
 
     def steps(self) -> tuple[int, ...]:
@@ -494,7 +484,7 @@ class Heatmap(QWidget):
     ) -> None:
         """Show ``array`` (0-, 1- or 2-D).
 
-        ``row_axis``/``col_axis`` name the axes (``core.stages.AXES``); a 1-D
+        ``row_axis``/``col_axis`` name the axes (a spec's ``axes``, core/specs.py); a 1-D
         array is drawn as one row along its only axis (give it as either).
         ``kind`` is "signed" (diverging colours, levels ±m), "activation" or
         "probability" (sequential colours from 0) or "index" (word indices,
