@@ -57,6 +57,7 @@ from ..widgets import on_screen
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png
 
 MAX_REFRESH_HZ = 3.0
+NEAREST_PROMPT = "Click a point or find a word."
 EXPORT_SIZE = (1600, 1000)  # pixels of the exported map (16:10, a slide's proportions)
 # Sizes in pixels of the exported map's text, markers and lines at 1600 pixels wide; they scale with the width.
 EXPORT_STYLE = {
@@ -153,23 +154,37 @@ class WordLabels(pg.GraphicsObject):
     def paint(self, p, *args) -> None:
         self.drawn = []
         self.placed = []
-        if not len(self.words):
-            return
+        n = len(self.words)
+        if not n or len(self.positions) != n or len(self.order) != n:
+            return  # words and positions from different networks (between a new vocabulary and its map)
         tr = p.transform()  # data coordinates → device pixels
         area = tr.mapRect(self.boundingRect())
-        if area.width() < 2 or area.height() < 2:
+        device = p.device()
+        if device is not None:  # the part of the view the picture holds (a view range can be huge)
+            area = area.intersected(QRectF(0, 0, device.width(), device.height()))
+        if not (area.width() >= 2 and area.height() >= 2):
             return
         x, y = self.positions[:, 0], self.positions[:, 1]
-        px = tr.m11() * x + tr.m21() * y + tr.dx()  # (V,)
-        py = tr.m12() * x + tr.m22() * y + tr.dy()  # (V,)
+        with np.errstate(all="ignore"):  # any finite coordinates: those off the picture are skipped below
+            px = tr.m11() * x + tr.m21() * y + tr.dx()  # (V,)
+            py = tr.m12() * x + tr.m22() * y + tr.dy()  # (V,)
+        on_map = (np.isfinite(px) & np.isfinite(py) & (px >= area.left()) & (px <= area.right())
+                  & (py >= area.top()) & (py <= area.bottom()))  # (V,)
         cell = 2.0
         occupied = np.zeros((int(area.height() / cell) + 2, int(area.width() / cell) + 2), dtype=bool)
-        emph = [i for i in self.emphasis if 0 <= i < len(self.words)]
+        emph = [i for i in self.emphasis if 0 <= i < n]
         rest = [i for i in self.order.tolist() if i not in self.emphasis]
-        h = self.height
         p.save()
-        p.resetTransform()
-        p.setClipRect(area)
+        try:
+            p.resetTransform()
+            p.setClipRect(area)
+            self._place(p, area, px, py, on_map, emph + rest, occupied, cell)
+        finally:
+            p.restore()
+
+    def _place(self, p, area: QRectF, px, py, on_map, order, occupied, cell: float) -> None:
+        """Draw the labels of ``order`` (word indices) whose points are ``on_map``, skipping overlaps."""
+        h = self.height
 
         def cells(x0, y0, w):
             c0 = max(0, int((x0 - area.left()) / cell))
@@ -178,10 +193,10 @@ class WordLabels(pg.GraphicsObject):
                 c0, max(c0, int((x0 + w - area.left()) / cell) + 1)
             )
 
-        for i in emph + rest:
+        for i in order:
             bold = i in self.emphasis
             w = self.bold_widths[i] if bold else self.widths[i]
-            if not area.contains(QPointF(px[i], py[i])):
+            if not on_map[i]:
                 continue  # the point is off the map: no orphan label at the edge
             # where the label may go: right of the point, left of it, above, below
             # (emphasised words also a line further up or down, joined by a leader line)
@@ -221,7 +236,6 @@ class WordLabels(pg.GraphicsObject):
             p.drawText(QPointF(x0, y0 + self.ascent), self.words[i])
             self.drawn.append(i)
             self.placed.append(QRectF(x0, y0, w, h))
-        p.restore()
 
 
 class _TsneWorker(QThread):
@@ -273,13 +287,15 @@ class EmbeddingMapView(QWidget):
         self.session = session
         self.projection: projection.Projection | None = None
         self.coords = np.zeros((0, 2))  # (V, 2) the positions on the map
-        self.selected: int | None = None  # index of the chosen word
+        # The chosen word, kept as a word: its row is looked up in the current network whenever it is needed,
+        # so a new network or corpus keeps the word if its vocabulary has it and drops it otherwise.
+        self._chosen: str | None = None
         self.neighbours: list[tuple[str, float]] = []
         self.last_refresh_seconds = 0.0
         self._stale = True
         self._last_refresh = -1e9
         self._follow = False  # keep the chosen word centred while training moves it
-        self._pair: tuple[int, int] | None = None
+        self._pair: tuple[str, str] | None = None  # the two words of the distance shown
         self._axis_titles = ("", "")
         self._median_cache: tuple | None = None  # (model id, version, median distance)
         self._token = 0
@@ -392,7 +408,7 @@ class EmbeddingMapView(QWidget):
         near = QGroupBox("Nearest words")
         nl = QVBoxLayout(near)
         r = QHBoxLayout()
-        self.nearest_title = QLabel("Click a point or find a word.")
+        self.nearest_title = QLabel(NEAREST_PROMPT)
         self.nearest_title.setWordWrap(True)
         r.addWidget(self.nearest_title, 1)
         r.addWidget(QLabel("k"))
@@ -681,7 +697,13 @@ class EmbeddingMapView(QWidget):
     # ---- choosing a word -------------------------------------------------------------------
     @property
     def selected_word(self) -> str | None:
-        return None if self.selected is None else self.session.vocab[self.selected]
+        """The chosen word, if the current vocabulary has it."""
+        return self._chosen if self.selected is not None else None
+
+    @property
+    def selected(self) -> int | None:
+        """Row of the chosen word in the current network's W_emb (None: no word chosen, or not in this vocabulary)."""
+        return None if self._chosen is None else self.session.model.index.get(self._chosen)
 
     def _on_search(self) -> None:
         text = self.search_edit.text().strip()
@@ -701,7 +723,7 @@ class EmbeddingMapView(QWidget):
             self.search_message.show()
             return False
         self.search_message.hide()
-        self.selected = i
+        self._chosen = self.session.vocab[i]
         if self.search_edit.text().strip().lower() != self.session.vocab[i]:
             self.search_edit.blockSignals(True)
             self.search_edit.setText(self.session.vocab[i])
@@ -724,12 +746,18 @@ class EmbeddingMapView(QWidget):
     def _update_nearest(self) -> None:
         """The k nearest words to the chosen one (core's ``nearest``), in the table and on the map."""
         model = self.session.model
-        if self.selected is None or self.selected >= model.vocab_size:
+        if self.selected is None:
             self.neighbours = []
             self.nearest_table.setRowCount(0)
+            if self._chosen is None:
+                self.nearest_title.setText(NEAREST_PROMPT)
+            else:  # chosen in another vocabulary
+                self.nearest_title.setText(
+                    f"'{html.escape(self._chosen)}' is not in this vocabulary. {NEAREST_PROMPT}"
+                )
             self._update_marks()
             return
-        word = model.vocab[self.selected]
+        word = self._chosen
         self.neighbours = model.nearest(word, self.k_spin.value())
         self.nearest_title.setText(f"Nearest to <b style='color:{SELECTED_COLOUR.name()}'>{html.escape(word)}</b>")
         self.nearest_table.setRowCount(len(self.neighbours))
@@ -747,24 +775,26 @@ class EmbeddingMapView(QWidget):
         emphasis: dict[int, QColor] = {}  # in order of label priority
         spots = []
         index = self.session.model.index
+        pair = [index.get(w) for w in self._pair or ()]
+        pair = pair if len(pair) == 2 and None not in pair else []
         if len(self.coords) == self.session.model.vocab_size:
-            if self.selected is not None and self.selected < len(self.coords):
-                emphasis[self.selected] = SELECTED_COLOUR
-            for i in self._pair or ():
+            chosen = self.selected
+            if chosen is not None:
+                emphasis[chosen] = SELECTED_COLOUR
+            for i in pair:
                 emphasis.setdefault(i, PAIR_COLOUR)
             for w, _ in self.neighbours:
-                i = index[w]
+                i = index.get(w)
+                if i is None:  # listed for another network's vocabulary: the list is redone with the map
+                    continue
                 emphasis.setdefault(i, NEIGHBOUR_COLOUR)
                 spots.append({"pos": self.coords[i], "brush": NEIGHBOUR_BRUSH, "pen": None, "size": 8})
-            if self.selected is not None and self.selected < len(self.coords):
-                spots.append(
-                    {"pos": self.coords[self.selected], "brush": SELECTED_BRUSH, "pen": SELECTED_PEN, "size": 12}
-                )
-            if self._pair is not None:
-                a, b = self._pair
-                self.pair_line.setData(x=self.coords[[a, b], 0], y=self.coords[[a, b], 1])
-            else:
-                self.pair_line.setData([], [])
+            if chosen is not None:
+                spots.append({"pos": self.coords[chosen], "brush": SELECTED_BRUSH, "pen": SELECTED_PEN, "size": 12})
+        if pair and len(self.coords) == self.session.model.vocab_size:
+            self.pair_line.setData(x=self.coords[pair, 0], y=self.coords[pair, 1])
+        else:
+            self.pair_line.setData([], [])
         self.marks.setData(spots)
         self.labels.set_emphasis(emphasis)
 
@@ -802,7 +832,7 @@ class EmbeddingMapView(QWidget):
             return
         self.distance_message.hide()
         a, b = model.word_index(words[0]), model.word_index(words[1])
-        self._pair = (a, b)
+        self._pair = (model.vocab[a], model.vocab[b])
         self.distance_label.setText(
             f"distance(<b>{html.escape(model.vocab[a])}</b>, <b>{html.escape(model.vocab[b])}</b>) = "
             f"<b style='color:{PAIR_COLOUR.name()}'>{d:.3f}</b><br>"
@@ -827,15 +857,15 @@ class EmbeddingMapView(QWidget):
 
     # ---- a new network ---------------------------------------------------------------------
     def _on_network_changed(self) -> None:
+        """New words, new vectors: the chosen word stays if the new vocabulary has it, the map is redrawn."""
         self._token += 1
-        keep = self.selected_word
-        self.selected = None
         self.neighbours = []
         self._pair = None
-        self._install_vocab()
-        if keep is not None and keep in self.session.model.index:
-            self.selected = self.session.model.index[keep]
         self.coords = np.zeros((0, 2))
+        self.scatter.setData(pos=self.coords)
+        self._install_vocab()  # a chosen word the new vocabulary lacks is named so beside the empty list
+        self.search_message.hide()
+        self.distance_message.hide()
         self.refresh()
         self.fit()
 
