@@ -147,6 +147,34 @@ def test_a_trainer_continues_from_its_checkpoint(tmp_path, demo_corpus):
         np.testing.assert_array_equal(again.model.params[k], trainer.model.params[k])
 
 
+@pytest.mark.parametrize("hidden_dims, activations", [((), "sigmoid"), ((5, 4, 3), ("relu", "tanh", "sigmoid"))])
+def test_the_architecture_is_saved_and_rebuilt(tmp_path, hidden_dims, activations):
+    config = CONFIG.replace(hidden_dims=hidden_dims, activations=activations)
+    model = make_model(config=config)
+    ckpt = checkpoint.load(checkpoint.save(tmp_path / "deep.npz", model), vocab=VOCAB)
+    assert ckpt.config == config and ckpt.config.activations == model.config.activations
+    rebuilt = ckpt.build_model()
+    assert list(rebuilt.params) == list(model.params) and [s.name for s in rebuilt.stage_specs] == [
+        s.name for s in model.stage_specs]
+    for k in model.params:
+        np.testing.assert_array_equal(rebuilt.params[k], model.params[k])
+        np.testing.assert_array_equal(rebuilt.velocity[k], model.velocity[k])
+
+
+def test_a_version_1_checkpoint_of_one_hidden_layer_still_loads(saved):
+    arrays = arrays_of(saved)
+    meta = json.loads(str(arrays["meta"]))
+    old = {k: v for k, v in meta["config"].items() if k not in ("hidden_dims", "activations")}
+    old.update(hidden_dim=meta["config"]["hidden_dims"][0], activation=meta["config"]["activations"][0])
+    meta.update(version=1, config=old)
+    rewrite(saved, {**arrays, "meta": np.array(json.dumps(meta))})
+    ckpt = checkpoint.load(saved, vocab=VOCAB)
+    assert ckpt.config == CONFIG and ckpt.step == 25
+    model = make_model()
+    for k in model.params:
+        np.testing.assert_array_equal(ckpt.build_model().params[k], model.params[k])
+
+
 def test_saving_keeps_the_permissions_of_the_file_it_replaces(saved):
     saved.chmod(0o640)
     checkpoint.save(saved, make_model())
