@@ -48,6 +48,7 @@ TEST_COLOUR = (49, 163, 84)
 GUIDE_COLOUR = (110, 110, 110)
 DEFAULT_SMOOTHING = 0.95
 EPOCH_LABEL_PIXELS = 64  # room an epoch label needs along the x axis
+_AXIS_LIMIT = 1e300  # the highest y axis end: a finite loss beyond it is drawn off the top
 
 
 def ema_extend(values: np.ndarray, alpha: float, state: float | None) -> tuple[np.ndarray, float | None]:
@@ -129,7 +130,9 @@ class LossView(QWidget):
         self._history = None  # the History object the buffers were read from
         self._epoch_lines: list[pg.InfiniteLine] = []
         self._vocab_size = 0
-        self._view_target: tuple[float, float] | None = None  # (x max, y max) the follow mode last set
+        self._view_target: tuple[float, float] | None = None  # (x max, y max) the view was last fitted to
+        # "follow" (y fitted to the recent losses), "whole" (the whole run) or "manual" (as the mouse left it)
+        self._view_mode = "follow"
         self._drawn_points = -1  # training points given to the curves
         self._drawn_marks = None  # what the validation and test points were drawn from
 
@@ -165,9 +168,10 @@ class LossView(QWidget):
         self.follow_box = QCheckBox("follow")
         self.follow_box.setObjectName("follow")
         self.follow_box.setChecked(True)
-        self.follow_box.setToolTip("Keep the whole run in view and the y axis fitted to the recent losses.\n"
-                                   "Zooming or panning with the mouse turns this off.")
-        self.follow_box.toggled.connect(lambda on: on and self._fit_view(force=True))
+        self.follow_box.setToolTip("On: the whole run along x, the y axis fitted to the recent losses.\n"
+                                   "Off: the whole run, every loss in view.\n"
+                                   "Zooming or panning with the mouse turns this off and keeps your view.")
+        self.follow_box.toggled.connect(self._on_follow_toggled)
 
         self.test_button = QPushButton("Test CE")
         self.test_button.setObjectName("test_ce_button")
@@ -213,12 +217,16 @@ class LossView(QWidget):
             ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         p.setMenuEnabled(True)
         p.hideButtons()  # the "A" button would fight the follow mode; the checkbox replaces it
-        # Bottom left, above the epoch labels: the losses stay well above 0, so that corner is free.
-        # Two short rows at the bottom: cross-entropies stay well above 1 nat on these corpora, so the
-        # band near 0 is free and the legend does not hide the curves.
-        self.legend = p.addLegend(
-            offset=(10, -10), colCount=2, labelTextColor=(30, 30, 30), brush=pg.mkBrush(255, 255, 255, 200)
-        )
+        # The legend is a header row above the axes, where no data and no epoch label ever goes; it
+        # belongs to the plot item, so an exported picture shows it in the same place.
+        self.legend = pg.LegendItem(colCount=4, labelTextColor=(30, 30, 30), frame=False, horSpacing=4)
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)
+        # Outside the view box nothing is zoomed: the legend may scale with the plot, as an export at
+        # another width does, instead of keeping its screen size.
+        self.legend.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
+        self.legend.setParentItem(p)
+        p.layout.removeItem(p.titleLabel)  # the (unused) title's row holds the legend instead
+        p.titleLabel.hide()
 
         self.raw_curve = p.plot(pen=pg.mkPen(RAW_COLOUR, width=1), name="training CE per minibatch")
         self.smooth_curve = p.plot(pen=pg.mkPen(SMOOTH_COLOUR, width=2), name=self._smooth_name())
@@ -253,15 +261,18 @@ class LossView(QWidget):
             labelOpts={"position": 0.98, "color": GUIDE_COLOUR, "fill": (255, 255, 255, 210), "anchors": [(1, 1), (1, 1)]},
         )
         p.addItem(self.uniform_line, ignoreBounds=True)  # labelled on the line itself
+        self._fill_legend()
 
         self.ask_save_path = ask_save_path  # the save dialog (tests replace it)
         self.save_action = QAction("Save the loss plot as PNG…", self)
         self.save_action.triggered.connect(self._ask_export)
         p.vb.menu.addSeparator()
         p.vb.menu.addAction(self.save_action)
-        p.vb.sigRangeChangedManually.connect(lambda *_: self.follow_box.setChecked(False))
+        p.vb.sigRangeChangedManually.connect(lambda *_: self._on_manual_range())
         p.vb.sigXRangeChanged.connect(lambda *_: self._thin_epoch_labels())
         p.vb.sigResized.connect(lambda *_: self._thin_epoch_labels())
+        p.geometryChanged.connect(self._place_legend)
+        self._place_legend()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -286,6 +297,8 @@ class LossView(QWidget):
             self.plot_item.removeItem(line)
         self._epoch_lines.clear()
         self._view_target = None
+        if self._view_mode == "manual":  # a view chosen for the old run means nothing for the new one
+            self._view_mode = "whole"
         V = len(self.session.vocab)
         self._vocab_size = V
         ln_v = math.log(V)
@@ -316,6 +329,11 @@ class LossView(QWidget):
 
         m = self._raw.n
         if m != self._drawn_points:
+            if (m == 1) != (self._drawn_points == 1):  # a line through one point draws nothing: a marker then
+                for curve, colour in ((self.raw_curve, RAW_COLOUR), (self.smooth_curve, SMOOTH_COLOUR)):
+                    curve.setSymbol("o" if m == 1 else None)
+                    curve.setSymbolPen(pg.mkPen(colour))
+                    curve.setSymbolBrush(pg.mkBrush(colour))
             self.raw_curve.setData(self._raw.xs, self._raw.ys)
             self.smooth_curve.setData(self._raw.xs, self._smooth[:m])
             self._drawn_points = m
@@ -328,8 +346,8 @@ class LossView(QWidget):
             self._drawn_marks = marks
         self._sync_epoch_lines(h.epoch_ends)
         self._update_readout(n, vx, vy, tx, ty)
-        if self.follow_box.isChecked():
-            self._fit_view()
+        if self._view_mode != "manual":
+            self._fit_view(force=self._view_target is None)
 
     # ---- incremental buffers ------------------------------------------------------------------
     def _append(self, values: np.ndarray, first_step: int) -> None:
@@ -374,7 +392,8 @@ class LossView(QWidget):
         self._smooth[:m] = smoothed
         self.smooth_curve.setData(self._raw.xs, self._smooth[:m])
         self.legend.getLabel(self.smooth_curve).setText(self._smooth_name())
-        if self.follow_box.isChecked():
+        self._place_legend()
+        if self._view_mode != "manual":
             self._fit_view()
 
     @property
@@ -431,8 +450,35 @@ class LossView(QWidget):
     def epoch_line_positions(self) -> list[float]:
         return [float(line.value()) for line in self._epoch_lines]
 
+    # ---- the view: follow, the whole run, or where the mouse left it ------------------------------
+    def _on_follow_toggled(self, on: bool) -> None:
+        self._view_mode = "follow" if on else "whole"
+        self._fit_view(force=True)
+
+    def _on_manual_range(self) -> None:
+        """A zoom or pan with the mouse: the view stays where the user put it (follow turns off)."""
+        self._view_mode = "manual"
+        self.follow_box.blockSignals(True)  # unticking here must not re-fit the view
+        self.follow_box.setChecked(False)
+        self.follow_box.blockSignals(False)
+
+    @property
+    def view_mode(self) -> str:
+        """"follow", "whole" (the whole run) or "manual" (zoomed or panned with the mouse)."""
+        return self._view_mode
+
+    def _highest(self) -> float:
+        """The highest finite loss drawn (training, validation or test); 0 when there is none."""
+        values = [self._raw.ys]
+        for curve in (self.valid_curve, self.test_curve):
+            _x, y = curve.getOriginalDataset()
+            if y is not None:
+                values.append(np.asarray(y, dtype=np.float64))
+        return max((float(v.max()) for v in values if len(v)), default=0.0)
+
     def _fit_view(self, force: bool = False) -> None:
-        """x: the whole run; y: from 0 to a little above the recent smoothed losses.
+        """x: the whole run. y from 0: following, to a little above the recent smoothed losses; for the
+        whole run (and the first minibatches of any run), to above every loss and the uniform guess.
 
         Both ends are rounded (x up to a round number of minibatches with room
         for a tenth more, y up to a quarter nat) so the view steps now and
@@ -441,9 +487,7 @@ class LossView(QWidget):
         """
         ln_v = math.log(max(self._vocab_size, 2))
         m = self._raw.n
-        if m < 20:
-            top = max(ln_v, float(self._raw.ys.max()) if m else 0.0)
-        else:
+        if self._view_mode == "follow" and m >= 20:
             first = max(0, m - max(20, m // 3))
             top = float(self._smooth[first:m].max())
             vx, vy = self.valid_curve.getOriginalDataset()
@@ -451,10 +495,12 @@ class LossView(QWidget):
                 near = vy[vx >= self._raw.xs[first]]
                 if len(near):
                     top = max(top, float(near.max()))
-        top *= 1.15
-        if top * 1.25 >= ln_v:  # early in training: keep the uniform-guess line in view as the reference
-            top = max(top, ln_v * 1.06)
-        y_top = math.ceil(top * 4) / 4
+            top *= 1.15
+            if top * 1.25 >= ln_v:  # early in training: keep the uniform-guess line in view as the reference
+                top = max(top, ln_v * 1.06)
+        else:
+            top = max(ln_v * 1.08, self._highest() * 1.04)  # room for the uniform guess's label above its line
+        y_top = _round_up(top, 0.25)
         steps = max(self._seen, 1)
         old_x, old_y = self._view_target or (0.0, 0.0)
         x_max = old_x
@@ -465,6 +511,31 @@ class LossView(QWidget):
         if force or (x_max, y_top) != self._view_target:
             self._view_target = (x_max, y_top)
             self.plot_item.vb.setRange(xRange=(0, x_max), yRange=(0, y_top), padding=0)
+
+    def _fill_legend(self) -> None:
+        self.legend.clear()
+        for curve in (self.raw_curve, self.smooth_curve, self.valid_curve, self.test_curve):
+            self.legend.addItem(curve, self._smooth_name() if curve is self.smooth_curve else curve.name())
+
+    def _legend_width(self, columns: int) -> float:
+        """Pixels the legend needs in ``columns`` columns (its widest row)."""
+        # The text's own width: a label's width is its grid column's, which depends on the columns in use.
+        widths = [sample.width() + label.item.boundingRect().width() + 12 for sample, label in self.legend.items]
+        return max((sum(widths[i : i + columns]) for i in range(0, len(widths), columns)), default=0.0)
+
+    def _place_legend(self, *_args) -> None:
+        """The legend in the header row above the axes: as many columns as fit, the row as tall as it."""
+        p = self.plot_item
+        box = p.vb.geometry()  # in the plot item's coordinates
+        room = box.width() if box.width() > 0 else p.width()
+        columns = next((c for c in (4, 2) if self._legend_width(c) <= room), 1)
+        if columns != self.legend.columnCount:
+            self.legend.columnCount = columns
+            self._fill_legend()  # new labels: the old ones keep the widths of their old grid columns
+        height = math.ceil(self.legend.height()) + 2
+        if p.layout.rowMinimumHeight(0) != height or p.layout.rowMaximumHeight(0) != height:
+            p.layout.setRowFixedHeight(0, height)
+        self.legend.setPos(box.left(), 1)
 
     def _update_readout(self, n, vx, vy, tx, ty) -> None:
         if n == 0:
@@ -512,6 +583,13 @@ def _nice_above(x: float) -> float:
         if m * base >= x * (1 - 1e-12):
             return m * base
     return 10.0 * base
+
+
+def _round_up(value: float, step: float) -> float:
+    """``value`` rounded up to a multiple of ``step``; a value too large to round (or not finite) is capped."""
+    value = min(float(value), _AXIS_LIMIT) if value == value else _AXIS_LIMIT
+    q = value / step
+    return math.ceil(q) * step if q < 2.0**52 else value
 
 
 def _same(a, b) -> bool:
