@@ -27,7 +27,6 @@ from .stages import Stage, run_stages
 from .text import plural
 
 DIVERGENCE_FACTOR = 5
-VALID_PIECE = 4096  # validation rows per piece in validate_due()
 SNAPSHOT_EVERY = 256  # minibatches between the fast path's snapshots (a roll-back replays at most twice this)
 FINITE_EVERY = 16  # run() checks every weight for infinity or NaN this often (the loss, every minibatch)
 
@@ -71,7 +70,9 @@ class Trainer:
         self.valid_every = valid_every or validation_interval(self.batches_per_epoch)
         self.history = History()
         self.step = 0  # completed minibatches
-        self.stage: Stage | None = None  # last stage computed, None between minibatches
+        # The stage of the minibatch on screen: the last one stepped (the update stage right after its
+        # minibatch ends), None after a run, a roll-back or before any step. The window reads it from here.
+        self.stage: Stage | None = None
         self._stages = None  # generator of the minibatch in progress
         self._fast: FastPath | None = None
         self._order_epoch = -1
@@ -85,8 +86,6 @@ class Trainer:
         # and whether the current one has trained a minibatch without diverging: see suggested_learning_rate.
         self.last_good_learning_rate: float | None = None
         self._lr_trained = False
-        self.validation_due: int | None = None  # a step whose validation run(defer_validation=True) left owed
-        self._valid_done, self._valid_sum = 0, 0.0  # rows of it evaluated so far, and their summed CE
         # run(background_validation=True): (step, pass in progress on another thread), oldest first
         self._pending: list[tuple[int, Future]] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -221,7 +220,6 @@ class Trainer:
         """
         self._stages = None
         self.stage = None
-        self.validation_due, self._valid_done, self._valid_sum = None, 0, 0.0
         target = max(first_bad - 1, 0)
         self._forget_pending_after(target)
         usable = [s for s in self._snapshots if s[0] <= target] or self._snapshots[:1]
@@ -299,7 +297,7 @@ class Trainer:
         stage produces a non-finite value or the loss passes ``loss_limit``.
         """
         if self._stages is None:
-            self.validate_due()
+            self.collect_validations(None)  # the passes in progress belong in the history before this minibatch
             x, t = self.current_batch()
             self._snapshot()
             self._stages = run_stages(self.model, x, t, batch=self.step)
@@ -342,41 +340,16 @@ class Trainer:
         if self.validates_after(self.step):
             self.history.valid.append((self.step, self._evaluate_current(self.corpus.valid)))
 
-    def validate_due(self, deadline: float | None = None) -> bool:
-        """Evaluate the validation pass that ``run(defer_validation=True)`` left owed, piece by piece.
-
-        Evaluates pieces of the validation set until ``deadline`` (all of them
-        without one) and records (step, CE) in the history with the last piece.
-        Nothing trains while a pass is owed, so it measures the weights of its
-        step. Returns True when nothing is owed any more.
-        """
-        if not self.collect_validations(deadline):
-            return False
-        if self.validation_due is None:
-            return True
-        fast = self._fast_path()
-        data = self.corpus.valid
-        while self._valid_done < len(data):
-            piece = data[self._valid_done : self._valid_done + VALID_PIECE]
-            self._valid_sum += fast.evaluate(piece) * len(piece)
-            self._valid_done += len(piece)
-            if deadline is not None and time.perf_counter() >= deadline and self._valid_done < len(data):
-                return False
-        ce = self._valid_sum / len(data) if len(data) else float("nan")
-        self.history.valid.append((self.validation_due, ce))
-        self.validation_due, self._valid_done, self._valid_sum = None, 0, 0.0
-        return True
-
     @property
     def validation_owed(self) -> bool:
-        """True while a validation pass is owed or still being computed on the other thread."""
-        return self.validation_due is not None or bool(self._pending)
+        """True while a validation pass is still being computed on the other thread."""
+        return bool(self._pending)
 
-    def collect_validations(self, deadline: float | None = 0.0) -> bool:
+    def collect_validations(self, deadline: float | None = None) -> bool:
         """Record the validation passes finished on the other thread, in step order; True when none is left.
 
-        Waits for the next one until ``deadline`` (a ``time.perf_counter()``
-        value; None: until every pass is done; the default, 0: not at all).
+        Waits for them until ``deadline`` (a ``time.perf_counter()`` value;
+        the default, None: until every pass is done; 0: not at all).
         """
         while self._pending:
             step, future = self._pending[0]
@@ -447,19 +420,16 @@ class Trainer:
         n_batches: int,
         *,
         deadline: float | None = None,
-        defer_validation: bool = False,
         background_validation: bool = False,
     ) -> int:
         """Train up to ``n_batches`` whole minibatches on the fast path; returns how many ran.
 
         A minibatch in progress is finished stage by stage first (it counts).
         With ``deadline`` (a ``time.perf_counter()`` value), stops after the
-        first minibatch that ends past it. With ``defer_validation``, stops at
-        a step due for validation and leaves the pass owed (``validation_due``)
-        for ``validate_due`` to do in pieces, so a window never waits for a
-        whole pass. With ``background_validation``, a due pass runs on another
+        first minibatch that ends past it. A validation pass that falls due is
+        evaluated there and then, or with ``background_validation`` on another
         thread, on a copy of the weights, while training goes on
-        (``collect_validations`` records it; ``validate_due`` waits for it).
+        (``collect_validations`` records it, waiting for it if asked to).
         Raises DivergenceError, with the model rolled back to the last good
         weights, when a non-finite value appears or the loss passes
         ``loss_limit``.
@@ -467,13 +437,12 @@ class Trainer:
         done = 0
         if n_batches <= 0:
             return 0
-        if background_validation and self.validation_due is None:
-            self.collect_validations()  # the passes still in progress can go on
-        else:
-            self.validate_due()  # an owed pass first: it is for the weights as they are
+        # Passes still in progress can go on beside more background ones; one made here must come after them.
+        self.collect_validations(0.0 if background_validation else None)
         if self.in_batch:
             self.finish_batch()
             done += 1
+        self.stage = None  # whole minibatches now: none of them is on screen
         if done >= n_batches:
             return done
         fast = self._fast_path()
@@ -508,9 +477,6 @@ class Trainer:
                     if epoch_end or (b + 1) % valid_every == 0:  # validates_after(step)
                         if background_validation:
                             self._validate_in_background(step, fast)
-                        elif defer_validation:
-                            self.validation_due = step
-                            break
                         else:
                             history.valid.append((step, fast.evaluate(corpus.valid)))
                     if deadline is not None and time.perf_counter() >= deadline:
@@ -580,7 +546,7 @@ class Trainer:
 
         # Part-way through a minibatch the weights are still those after
         # ``self.step`` minibatches (only the update stage changes them).
-        self.validate_due()
+        self.collect_validations(None)  # the history complete up to this step
         return checkpoint.save(path, self.model, self.history, step=self.step, corpus_name=self.corpus.name)
 
     @classmethod

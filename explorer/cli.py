@@ -240,10 +240,7 @@ def _cmd_train(args, out) -> int:
                 # Validation passes run on a second thread while training goes on; the epoch's last one is
                 # waited for, for the epoch's summary line.
                 done += trainer.run(min(report_every, per_epoch - done), background_validation=True)
-                if done >= per_epoch:
-                    trainer.validate_due()
-                else:
-                    trainer.collect_validations()
+                trainer.collect_validations(None if done >= per_epoch else 0.0)
                 recent = trainer.history.train_ce[-report_every:]
                 width = len(str(per_epoch))
                 for step, ce in trainer.history.valid[n_valid:]:

@@ -20,9 +20,8 @@ timer, so the event loop is never blocked for more than one chunk:
 * a pass over the validation set runs on another thread, on a copy of the
   weights of its step, while training goes on
   (``run(..., background_validation=True)``); the ticks record the finished
-  passes (``collect_validations``). With ``background_validation = False``
-  the pass is left owed by the trainer (``run(..., defer_validation=True)``)
-  and evaluated in pieces over several ticks (``validate_due(deadline)``).
+  passes (``collect_validations``), and after a pause a short timer records
+  the ones still in progress.
 """
 
 from __future__ import annotations
@@ -72,20 +71,16 @@ class Session(QObject):
         # predictions, the embedding map) cost more to redraw than the loss curve and need it less often.
         self.weights_hz = 5.0
         self.chunk_seconds = 0.016  # the longest the event loop should wait for a run-mode tick (and its redraw)
-        # Run mode evaluates the validation passes on another thread while training goes on (see Trainer.run);
-        # False: in pieces between the ticks' training, which then waits for them.
-        self.background_validation = True
         self.stop_after: int | None = None  # run mode pauses by itself once trainer.step reaches this
         self._trainer = trainer if trainer is not None else Trainer(corpus, config or Config())
         self.tensors: dict[str, np.ndarray] = {}  # every array of the current minibatch so far
-        self._stage: Stage | None = None
         self.examples_per_second = 0.0
         self._dirty = False
         self._incidental = 0  # > 0 inside ``incidental()``: training then does not make the session dirty
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._on_tick)
-        self._settle_timer = QTimer(self)  # finishes an owed validation pass after a pause
+        self._settle_timer = QTimer(self)  # records the validation passes still in progress after a pause
         self._settle_timer.setInterval(0)
         self._settle_timer.timeout.connect(self._settle_tick)
         self._next_redraw = 0.0  # perf_counter() when the next run-mode redraw is due
@@ -123,10 +118,10 @@ class Session(QObject):
 
     @property
     def stage(self) -> Stage | None:
-        """The stage last announced by ``stage_changed``: the last one stepped (the update
-        stage right after a minibatch ends), or None between minibatches (after a run,
-        a reset, a load or a roll-back)."""
-        return self._stage
+        """The stage on screen: the last one stepped (the update stage right after a minibatch
+        ends), or None between minibatches (after a run, a reset, a load or a roll-back).
+        Its one home is the trainer (``Trainer.stage``)."""
+        return self._trainer.stage
 
     @property
     def running(self) -> bool:
@@ -176,7 +171,6 @@ class Session(QObject):
         if starting:
             self.tensors = {}
         self.tensors.update(stage.arrays)
-        self._stage = stage
         if stage.is_update:
             self._trained()
             self.weights_changed.emit()
@@ -214,12 +208,12 @@ class Session(QObject):
         self._announce()
         self.running_changed.emit(False)
         if self._trainer.validation_owed:
-            self._settle_timer.start()  # the owed validation pass (or the one in progress), then its point
+            self._settle_timer.start()  # the validation passes in progress, then their points
 
     def _settle_tick(self) -> None:
-        """After a pause: evaluate a piece of the owed validation pass; announce the history when it is done."""
+        """After a pause: record the validation passes finished meanwhile; announce the history when all are."""
         try:
-            finished = self.running or self._trainer.validate_due(deadline=time.perf_counter() + self.chunk_seconds)
+            finished = self.running or self._trainer.collect_validations(time.perf_counter() + self.chunk_seconds)
         except ExplorerError as err:
             self._settle_timer.stop()
             self.message.emit(str(err))
@@ -228,9 +222,6 @@ class Session(QObject):
             self._settle_timer.stop()
             if not self.running:
                 self.history_changed.emit()
-
-    def toggle_run(self) -> None:
-        self.pause() if self.running else self.start()
 
     def _on_tick(self) -> None:
         """Train until this tick's deadline, then announce if a redraw is due.
@@ -260,25 +251,11 @@ class Session(QObject):
         deadline = start + budget
         ran = 0
         try:
-            if self.background_validation:
-                # Validation passes run on another thread while training goes on; finished ones are
-                # recorded here. With nothing left to train (stop_after), wait for them, up to the deadline.
-                if n > 0:
-                    ran = trainer.run(n, deadline=deadline, background_validation=True)
-                    trainer.collect_validations()
-                else:
-                    trainer.validate_due(deadline=deadline)
-            else:
-                # Train until the deadline; a validation pass falls due now and then (run() stops there): it
-                # is evaluated in pieces, and once it is recorded the same tick trains on with the time left.
-                while True:
-                    if trainer.validation_due is not None and not trainer.validate_due(deadline=deadline):
-                        break  # out of time with part of the pass still owed: the next tick goes on with it
-                    if ran >= n:
-                        break
-                    ran += trainer.run(n - ran, deadline=deadline, defer_validation=True)
-                    if trainer.validation_due is None or time.perf_counter() >= deadline:
-                        break
+            # Validation passes run on another thread while training goes on; finished ones are recorded
+            # here. With nothing left to train (stop_after), wait for them, up to the deadline.
+            if n > 0:
+                ran = trainer.run(n, deadline=deadline, background_validation=True)
+            trainer.collect_validations(deadline if n <= 0 else 0.0)
         except DivergenceError as err:
             self._stop_timer()
             self._after_divergence(err)
@@ -319,9 +296,8 @@ class Session(QObject):
         (t0, s0), (t1, s1) = self._speed_window[0], self._speed_window[-1]
         if t1 > t0 and s1 > s0:
             self.examples_per_second = (s1 - s0) * self.config.batch_size / (t1 - t0)
-        if self.stage is not None or self.tensors:
+        if self.tensors and self.stage is None:  # a stepped minibatch was on screen; training left none
             self.tensors = {}
-            self._stage = None
             self.stage_changed.emit(None)
         if weights:
             self.weights_changed.emit()
@@ -360,7 +336,6 @@ class Session(QObject):
     def _between_minibatches(self) -> None:
         """No minibatch on screen any more, and new weights and history: tell every view."""
         self.tensors = {}
-        self._stage = None
         self.stage_changed.emit(None)
         self.weights_changed.emit()
         self.history_changed.emit()

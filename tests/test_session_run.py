@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import numpy as np
 
 
 def test_stop_after_pauses_exactly_there_with_the_final_state_announced(session, qtbot):
@@ -47,14 +47,11 @@ def test_the_first_minibatch_is_drawn_while_the_window_is_idle(session, qtbot):
     assert x.shape == (session.config.batch_size, 3) and t.shape == (session.config.batch_size,)
 
 
-@pytest.mark.parametrize("background", [True, False], ids=["on-another-thread", "in-pieces"])
-def test_run_mode_validates_at_the_same_steps_and_values_as_a_headless_run(session, qtbot, background):
+def test_run_mode_validates_at_the_same_steps_and_values_as_a_headless_run(session, qtbot):
     """Validation passes fall due every few dozen minibatches on the demo corpus; run mode evaluates them on
-    another thread while training goes on (or in pieces between training), and the history ends up as a
-    plain Trainer's."""
+    another thread while training goes on, and the history ends up as a plain Trainer's."""
     from core.trainer import Trainer
 
-    session.background_validation = background
     every = session.trainer.valid_every
     session.stop_after = 3 * every + 5
     with qtbot.waitSignal(session.running_changed, check_params_cb=lambda running: not running, timeout=30_000):
@@ -110,3 +107,19 @@ def test_start_pause_reset_in_quick_succession_keep_the_validation_history_in_or
         assert session.trainer.history.valid == [] and not session.trainer.validation_owed
     finally:
         session.shutdown()
+
+
+def test_the_stage_on_screen_has_one_home(session, qtbot):
+    """The trainer keeps the stage; the session shows it and forgets it exactly when the trainer does."""
+    session.step_stage()
+    session.step_stage()
+    assert session.stage is session.trainer.stage and session.stage.index == 1
+    session.start()  # started and paused before any tick: the minibatch in progress stays on screen
+    session.pause()
+    assert session.stage is session.trainer.stage and session.stage.index == 1 and "e" in session.tensors
+    with qtbot.waitSignal(session.stage_changed, check_params_cb=lambda stage: stage is None):
+        session.run_batches(2)
+    assert session.stage is None and session.trainer.stage is None and session.tensors == {}
+    model, x, t = session.trainer.gradient_context()  # nothing on screen: the next minibatch, current weights
+    np.testing.assert_array_equal(x, session.trainer.current_batch()[0])
+    np.testing.assert_array_equal(model.params["W_o"], session.model.params["W_o"])

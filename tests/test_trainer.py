@@ -112,32 +112,6 @@ def test_validation_schedule_is_even_within_an_epoch():
     assert [s for s in range(1, 17) if odd.validates_after(s)] == [3, 6, 8, 11, 14, 16]
 
 
-def test_deferred_validation_is_the_same_pass_done_in_pieces(monkeypatch):
-    import core.trainer as trainer_module
-
-    monkeypatch.setattr(trainer_module, "VALID_PIECE", 7)  # several pieces even on a tiny validation set
-    direct = Trainer(tiny_corpus(), TINY, valid_every=3, fast_dtype=np.float64)
-    direct.run(8)
-    deferred = Trainer(tiny_corpus(), TINY, valid_every=3, fast_dtype=np.float64)
-    assert deferred.run(8, defer_validation=True) == 3  # stops at the first step due for validation
-    assert deferred.validation_due == 3 and deferred.history.valid == []
-    assert deferred.validate_due(deadline=time.perf_counter()) is False  # one piece, then the deadline
-    assert deferred.validation_due == 3
-    while not deferred.validate_due(deadline=time.perf_counter()):
-        pass
-    assert deferred.validation_due is None and [s for s, _ in deferred.history.valid] == [3]
-    while deferred.step < 8:
-        deferred.run(8 - deferred.step, defer_validation=True)
-        deferred.validate_due()
-    assert [s for s, _ in deferred.history.valid] == [s for s, _ in direct.history.valid] == [3, 6, 8]
-    np.testing.assert_allclose([c for _, c in deferred.history.valid], [c for _, c in direct.history.valid],
-                               rtol=1e-12)
-    # a pass left owed is finished before anything else trains or is saved
-    assert deferred.run(5, defer_validation=True) == 3 and deferred.validation_due == 11
-    deferred.step_stage()
-    assert deferred.validation_due is None and deferred.history.valid[-1][0] == 11
-
-
 def test_trainer_refuses_what_cannot_work():
     with pytest.raises(ConfigError, match="larger than the training set"):
         Trainer(tiny_corpus(), TINY.replace(batch_size=61))
@@ -439,14 +413,14 @@ def test_background_validation_records_what_inline_validation_does(demo_corpus):
     done = 0
     while done < 130:  # in calls of 7, as ticks do, recording what has finished between them
         done += bg.run(min(7, 130 - done), background_validation=True)
-        bg.collect_validations()
-    assert bg.validate_due()  # waits for the passes still in progress
+        bg.collect_validations(0.0)
+    assert bg.collect_validations()  # waits for the passes still in progress
     assert not bg.validation_owed
     assert bg.history.valid == inline.history.valid  # same steps, same values to the last bit
     assert [s for s, _ in bg.history.valid][:6] == [20, 40, 60, 80, 100, 120]
     assert_same_weights(bg, inline)
     bg.close()
-    assert bg.run(20, background_validation=True) == 20 and bg.validate_due()  # a new thread after close()
+    assert bg.run(20, background_validation=True) == 20 and bg.collect_validations()  # a new thread after close()
     inline.run(20)
     assert bg.history.valid == inline.history.valid
 
@@ -457,7 +431,7 @@ def test_a_roll_back_drops_the_passes_of_weights_it_undoes(demo_corpus):
     with pytest.raises(DivergenceError):
         tr.run(50, background_validation=True)
     assert tr.step == 2
-    assert tr.validate_due()
+    assert tr.collect_validations()
     assert [s for s, _ in tr.history.valid] == [1, 2]  # the pass after minibatch 3 is gone
     fresh = Trainer(demo_corpus, cfg, valid_every=1)
     fresh.run(2)
@@ -472,5 +446,5 @@ def test_an_interrupted_run_drops_the_passes_it_started(demo_corpus, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         tr.run(10, background_validation=True)  # a pass starts after minibatch 6, then minibatch 9 is cut short
     monkeypatch.undo()
-    assert tr.step == 4 and tr.validate_due()
+    assert tr.step == 4 and tr.collect_validations()
     assert [s for s, _ in tr.history.valid] == [3]

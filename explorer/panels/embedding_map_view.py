@@ -13,8 +13,9 @@ exercise's ``display_nearest_words``, and the distance between two words
 
 Labels are drawn by one item (``WordLabels``) in screen pixels; where two
 would overlap, the more frequent word wins and the other waits until you zoom
-in (or tick "all labels"). The map refreshes on ``weights_changed`` at most
-``MAX_REFRESH_HZ`` times a second, and not at all while the panel is hidden.
+in (or tick "all labels"). The map refreshes on ``weights_changed`` (which run
+mode announces ``Session.weights_hz`` times a second), once per event-loop
+turn at most, and not at all while the panel is hidden.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ from ..guard import qt_override
 from ..widgets import on_screen
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png
 
-MAX_REFRESH_HZ = 3.0
 NEAREST_PROMPT = "Click a point or find a word."
 EXPORT_SIZE = (1600, 1000)  # pixels of the exported map (16:10, a slide's proportions)
 # Sizes in pixels of the exported map's text, markers and lines at 1600 pixels wide; they scale with the width.
@@ -293,7 +293,6 @@ class EmbeddingMapView(QWidget):
         self.neighbours: list[tuple[str, float]] = []
         self.last_refresh_seconds = 0.0
         self._stale = True
-        self._last_refresh = -1e9
         self._follow = False  # keep the chosen word centred while training moves it
         self._pair: tuple[str, str] | None = None  # the two words of the distance shown
         self._axis_titles = ("", "")
@@ -490,11 +489,10 @@ class EmbeddingMapView(QWidget):
         self._schedule()
 
     def _schedule(self) -> None:
-        """Refresh soon, at most MAX_REFRESH_HZ times a second, and only while the panel is visible."""
+        """Refresh when the event loop comes back, and only while the panel is visible."""
         if not self._stale or not on_screen(self) or self._timer.isActive():
             return
-        wait = self._last_refresh + 1.0 / MAX_REFRESH_HZ - time.perf_counter()
-        self._timer.start(max(0, int(wait * 1000)))
+        self._timer.start(0)
 
     def _refresh_if_stale(self) -> None:
         if self._stale and on_screen(self):
@@ -589,7 +587,6 @@ class EmbeddingMapView(QWidget):
         """Project the current word vectors and redraw the map, the nearest list and the distance now."""
         start = time.perf_counter()
         self._stale = False
-        self._last_refresh = start
         W = self.session.model.params["W_emb"]  # (V, d)
         if self.method == "tsne":
             self._start_tsne(W)

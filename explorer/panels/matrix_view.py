@@ -17,7 +17,6 @@ update stage changes them in place.
 from __future__ import annotations
 
 import html
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,9 +36,6 @@ from ..widgets.heatmap import AXIS_TITLES, Heatmap, format_value
 
 __all__ = ["MatrixView"]
 
-# Redraws of a parameter per second while training runs: the heatmap and its colour bar
-# cost several times more to redraw than the loss curve, and change little from one to the next.
-RUN_REDRAW_HZ = 4.0
 KIND_TEXT = {
     "signed": "diverging colours: white = 0, red > 0, blue < 0",
     "activation": "sequential colours from 0",
@@ -76,7 +72,6 @@ class MatrixView(QWidget):
         self._arrays: dict[str, np.ndarray] = {}  # stage mode: the stage's arrays
         self._memory = _BatchMemory()
         self._drawn_version: int | None = None
-        self._drawn_at = -1e9  # perf_counter() of the last drawing of a parameter
         self._stale = False
         self.redraws = 0  # heatmap updates so far (for tests and the benchmark)
 
@@ -210,9 +205,9 @@ class MatrixView(QWidget):
         self._set_names(names, select=names[0] if names else None)
 
     def _on_weights_changed(self) -> None:
-        """Redraw a parameter on screen: at most once per announcement, at most ``RUN_REDRAW_HZ``
-        times a second while training runs (the final weights are drawn when it pauses), and
-        only once shown when hidden."""
+        """Redraw a parameter on screen: once per announcement of new weights (run mode announces them
+        ``Session.weights_hz`` times a second, and the final ones when it pauses), only once shown when
+        hidden."""
         name = self.current_name()
         if self._mode == "stage" or name not in self.session.model.params:
             return
@@ -221,9 +216,6 @@ class MatrixView(QWidget):
         if not on_screen(self):  # hidden, or its tab is behind another
             self._stale = True
             return
-        now = time.perf_counter()
-        if self.session.running and now - self._drawn_at < 1.0 / RUN_REDRAW_HZ:
-            return  # a later announcement draws newer weights anyway
         self._draw()
 
     @qt_override
@@ -328,7 +320,6 @@ class MatrixView(QWidget):
         if name in self.session.model.params:
             arr = np.array(arr, copy=True)  # a still picture of weights that training changes in place
             self._drawn_version = self.session.model.version
-            self._drawn_at = time.perf_counter()
         spec = self.session.model.specs.get(name)
         kind, natural = (spec.kind, spec.levels) if spec is not None else ("signed", None)
         axes = spec.axes if spec is not None and spec.axes else (None, None)
