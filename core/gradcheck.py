@@ -21,6 +21,7 @@ or its gradient's name (``dW_o``), or the gradient of an intermediate array
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,7 +243,8 @@ def plan_check_all(model: FourGramModel, x, t, samples: int = 20, seed: int = 0)
 
 
 class CheckAll:
-    """``check_all`` as a job that can run a piece at a time (``step``), with the same entries and results."""
+    """``check_all`` as a job that can run a piece at a time (``step``, ``run_for``), with the same entries and
+    results; ``seconds`` is the time spent checking so far."""
 
     def __init__(self, model: FourGramModel, x, t, samples: int = 20, seed: int = 0, step: float = DEFAULT_STEP):
         self.model, self.todo, self.recorded = plan_check_all(model, x, t, samples, seed)
@@ -250,6 +252,7 @@ class CheckAll:
         self.results: dict[str, list[GradCheck]] = {name: [] for name in self.model.params}
         self.last_of = {name: i for i, (name, _) in enumerate(self.todo)}  # name → its last entry in todo
         self.done = 0
+        self.seconds = 0.0
 
     @property
     def total(self) -> int:
@@ -265,6 +268,19 @@ class CheckAll:
         self.results[name].append(_check_entry(self.model, self.x, self.t, name, index, self.step_size, self.recorded))
         self.done += 1
         return name if self.done - 1 == self.last_of[name] else None
+
+    def run_for(self, seconds: float) -> list[str]:
+        """Check entries for about ``seconds`` (at least one); returns the parameters completed meanwhile."""
+        start = time.perf_counter()
+        completed = []
+        while not self.finished:
+            name = self.step()
+            if name is not None:
+                completed.append(name)
+            if time.perf_counter() - start >= seconds:
+                break
+        self.seconds += time.perf_counter() - start
+        return completed
 
 
 def check_all(model: FourGramModel, x, t, samples: int = 20, seed: int = 0, step: float = DEFAULT_STEP):

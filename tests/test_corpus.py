@@ -803,3 +803,26 @@ def test_a_damaged_parsed_copy_is_ignored_and_replaced(hinton_dir, tmp_path):
     again = corpus_module.load_hinton_folder(folder)
     np.testing.assert_array_equal(again.train, first.train)
     assert corpus_module._read_parsed(key, folder) is not None  # written afresh
+
+
+@pytest.mark.parametrize("huge", [False, True], ids=["one-key-per-row", "context-keys"])
+def test_continuations_count_what_followed_each_context(demo_corpus, huge, monkeypatch):
+    """The sorted index gives the counts a pass over every training row gives (and is built once)."""
+    from dataclasses import replace
+
+    from core.corpus import ContinuationIndex
+
+    if huge:  # the layout for vocabularies whose V⁴ does not fit in 63 bits
+        demo_corpus = replace(demo_corpus)
+        monkeypatch.setattr(Corpus, "vocab_size", property(lambda self: 100_000))
+    train = demo_corpus.train
+    rng = np.random.default_rng(3)
+    contexts = [train[i, :3] for i in rng.integers(0, len(train), 25)] + [np.array([0, 0, 0])]
+    for ctx in contexts:
+        direct = Counter(train[(train[:, :3] == ctx).all(axis=1), 3].tolist())
+        assert demo_corpus.continuations(ctx) == direct
+        assert sum(direct.values()) > 0 or ctx.tolist() == [0, 0, 0]
+    index = demo_corpus.__dict__["_continuations"]
+    assert isinstance(index, ContinuationIndex) and (index._next is not None) == huge
+    demo_corpus.continuations(contexts[0])
+    assert demo_corpus.__dict__["_continuations"] is index  # built once

@@ -145,3 +145,17 @@ def test_relative_error_and_verdicts():
     assert gradcheck.GradCheck("W_o", (0, 0), 0.0, 0.0, 1e-4).rel_error == 0.0
     with pytest.raises(KeyError):
         gradcheck.check_entry(make_model(), X, T, "W_nothing", (0,))
+
+
+def test_check_all_in_pieces_gives_check_all_s_report():
+    model = make_model(init_std=0.3)
+    whole = gradcheck.check_all(model, X, T, samples=6)
+    job = gradcheck.CheckAll(model, X, T, samples=6)
+    completed = []
+    pieces = 0
+    while not job.finished:
+        completed += job.run_for(0.0)  # one entry per piece
+        pieces += 1
+    assert pieces == job.total == job.done == sum(len(c) for c in whole.values())
+    assert completed == list(model.params) and job.seconds > 0
+    assert job.results == whole

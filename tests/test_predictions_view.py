@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.trainer import Trainer
-from explorer.panels.predictions_view import ContinuationIndex, PredictionsView
+from explorer.panels.predictions_view import PredictionsView
 from explorer.session import Session
 
 
@@ -194,15 +194,6 @@ def test_completion_offers_vocabulary_words_for_the_last_word(view, session, qtb
     completer.activated[str].emit("dog")
     assert view.prompt.text() == "the dog "
     assert view.shown_predictions() == []  # two words so far
-
-
-def test_continuation_index_agrees_with_the_corpus(demo_corpus):
-    index = ContinuationIndex(demo_corpus.train, demo_corpus.vocab_size)
-    rng = np.random.default_rng(3)
-    contexts = [demo_corpus.train[i, :3] for i in rng.integers(0, len(demo_corpus.train), 25)]
-    contexts += [np.array([0, 0, 0]), np.array([demo_corpus.vocab_size - 1] * 3)]
-    for ctx in contexts:
-        assert index(ctx) == demo_corpus.continuations(ctx)
 
 
 @pytest.mark.hinton

@@ -59,19 +59,19 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError
 from core.model import CONTEXT
+from core.repeats import LOOKAHEAD, has_repeat, naive_error, next_repeat, repeated_rows
 from core.text import plural
 
 from ..guard import qt_override
 from ..widgets.heatmap import DIVERGING, Heatmap, format_value
 from ..widgets import on_screen
 
-__all__ = ["EmbeddingGradView", "naive_error", "repeated_rows"]
+__all__ = ["EmbeddingGradView"]
 
 STAGE_NAME = "embedding_gradient"  # the stage this panel shows, at every depth (core/stages.py)
 TEACHING_BATCH_SIZE = 2
 MAX_TABLE_CONTRIBUTIONS = 200  # contributions listed in the detail table (all of them are summed)
 MAX_VISIBLE_CONTRIBUTIONS = 5  # rows of the contribution table shown before it scrolls
-LOOKAHEAD = 500  # minibatches searched for one with a repeated word
 
 # Marker colours (chosen away from the blue–white–red of the gradient itself).
 ONCE_RGB = (150, 150, 150)  # grey: the word occurs once
@@ -95,23 +95,6 @@ def _swatch(rgb, text: str) -> str:
         f"<span style='background-color: rgb({r},{g},{b}); color: rgb({r},{g},{b});'>&#9608;&#9608;</span>"
         f"&nbsp;{html.escape(text)}"
     )
-
-
-def repeated_rows(contributions: dict[int, list]) -> set[int]:
-    """The rows fed more than once (their gradient is a sum of several slices of de)."""
-    return {v for v, pairs in contributions.items() if len(pairs) >= 2}
-
-
-def naive_error(correct: np.ndarray, naive: np.ndarray) -> dict:
-    """How wrong the overwrite bug is: differing rows, largest |Δ|, ‖naive − correct‖/‖correct‖."""
-    diff = naive - correct  # (V, d)
-    rows = np.flatnonzero(np.any(diff != 0, axis=1))
-    norm = float(np.linalg.norm(correct))
-    return {
-        "rows": [int(r) for r in rows],
-        "max_abs": float(np.abs(diff).max()) if diff.size else 0.0,
-        "relative": float(np.linalg.norm(diff)) / norm if norm > 0 else (0.0 if not rows.size else math.inf),
-    }
 
 
 def _scale_exponent(values: np.ndarray) -> int:
@@ -630,14 +613,14 @@ class EmbeddingGradView(QWidget):
             trainer = s.trainer
             if trainer.in_batch:
                 x = s.tensors.get("x")
-                if trainer.stage_index < self._stage_number()[0] - 1 and x is not None and _has_repeat(x):
+                if trainer.stage_index < self._stage_number()[0] - 1 and x is not None and has_repeat(x):
                     self.step_to_embedding_gradient()
                     self._say(" ".join(notes + ["This minibatch repeats a word."]))
                     return self.showing
                 if s.step_batch() is None:  # finish the minibatch in progress
                     return False
                 notes.append("Finished the minibatch in progress.")
-            skip, kind = _next_repeat(trainer)
+            skip, kind = next_repeat(trainer)
             what = "a word at two different positions" if kind == 2 else "a repeated word"
             if skip is None:
                 skip = 0
@@ -1159,42 +1142,3 @@ def _sum_text(blocks: list[str], most: int = 6) -> str:
     if len(blocks) <= most:
         return " + ".join(blocks)
     return " + ".join(blocks[: most - 1]) + f" + … + {blocks[-1]}  ({len(blocks)} terms)"
-
-
-def _repeat_kind(x) -> int:
-    """2: some word occurs at two different positions; 1: a word repeats, always at the same position; 0: none."""
-    x = np.asarray(x)
-    flat = x.reshape(-1)
-    if np.unique(flat).size == flat.size:
-        return 0
-    positions: dict[int, set[int]] = {}
-    for (_n, k), v in np.ndenumerate(x):
-        positions.setdefault(int(v), set()).add(k)
-    counts = np.bincount(flat)
-    return 2 if any(len(positions[v]) > 1 for v in np.flatnonzero(counts > 1)) else 1
-
-
-def _next_repeat(trainer) -> tuple[int | None, int]:
-    """(how many minibatches from the trainer's next one to the first that repeats a word, its kind).
-
-    A word at two different positions (kind 2) is preferred: its contributions
-    come through different blocks of W_h, so they differ visibly (two examples
-    with the same word at the same position, early in training, send back
-    almost the same vector). Failing that, the first repeat of any kind (1);
-    (None, 0) when there is none within ``LOOKAHEAD``. The minibatches are only
-    looked at here, not trained.
-    """
-    first_any = None
-    for k in range(LOOKAHEAD):
-        kind = _repeat_kind(trainer.batch_at(trainer.step + k)[0])
-        if kind == 2:
-            return k, 2
-        if kind == 1 and first_any is None:
-            first_any = k
-    return (first_any, 1) if first_any is not None else (None, 0)
-
-
-def _has_repeat(x) -> bool:
-    """True when some word index occurs more than once in ``x``."""
-    flat = np.asarray(x).reshape(-1)
-    return np.unique(flat).size < flat.size

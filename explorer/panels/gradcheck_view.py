@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import html
 import math
-import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -145,31 +144,6 @@ def explanation(result: GradCheck) -> str:
     return f"{head}, above 1e-3: the analytic gradient does not match the loss. The backward pass for this entry is wrong."
 
 
-class _CheckAllJob:
-    """``core.gradcheck.CheckAll`` run a piece at a time by a timer, between window events: the same entries
-    and the same results as ``check_all``."""
-
-    def __init__(self, model, x, t, samples: int):
-        self.job = gradcheck.CheckAll(model, x, t, samples)
-        self.seconds = 0.0
-
-    def __getattr__(self, name):  # total, finished, done, results, last_of
-        return getattr(self.job, name)
-
-    def run_for(self, seconds: float) -> list[str]:
-        """Check entries for about ``seconds``; returns the parameters completed in this piece."""
-        start = time.perf_counter()
-        completed = []
-        while not self.job.finished:
-            name = self.job.step()
-            if name is not None:
-                completed.append(name)
-            if time.perf_counter() - start >= seconds:
-                break
-        self.seconds += time.perf_counter() - start
-        return completed
-
-
 def _mono() -> QFont:
     f = QFontDatabase.systemFont(QFontDatabase.FixedFont)
     return f
@@ -190,7 +164,7 @@ class GradCheckView(QWidget):
         self.report: dict[str, list[GradCheck]] | None = None  # the last complete "check all"
         self._result_key = None  # (trainer id, minibatch) of the check on display
         self._report_key = None
-        self._job: _CheckAllJob | None = None
+        self._job: gradcheck.CheckAll | None = None
         self._job_key = None
         self._job_timer = QTimer(self)
         self._job_timer.setInterval(0)
@@ -643,7 +617,7 @@ class GradCheckView(QWidget):
         self.cancel_check_all(quiet=True)
         try:
             model, x, t = self.session.trainer.gradient_context()
-            self._job = _CheckAllJob(model, x, t, self.samples_spin.value())
+            self._job = gradcheck.CheckAll(model, x, t, self.samples_spin.value())
         except (ExplorerError, ArithmeticError, ValueError) as err:
             self.summary_label.setText(f"Check all could not start: {err}")
             return
@@ -746,7 +720,7 @@ class GradCheckView(QWidget):
             h += self.table.horizontalScrollBar().sizeHint().height()
         self.table.setFixedHeight(h + 2 * self.table.frameWidth() + 2)
 
-    def _summarise(self, job: _CheckAllJob) -> None:
+    def _summarise(self, job: gradcheck.CheckAll) -> None:
         worst = {n: self._worst(c) for n, c in job.results.items()}
         model = self.session.model
         failed = [gradcheck.gradient_name(model, n) for n, g in worst.items() if g.rel_error >= GOOD]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 from collections import Counter
 
-import numpy as np
 from PySide6.QtCore import QRect, QSize, QStringListModel, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -71,45 +70,6 @@ def _nice_top(p: float) -> float:
         if p <= top + 1e-12:
             return top
     return 1.0
-
-
-class ContinuationIndex:
-    """Which words followed each three-word context in the training set, ready for fast look-ups.
-
-    Gives the same counts as ``Corpus.continuations``, but sorts the training
-    rows once, so that a look-up (one per keystroke) is a binary search
-    instead of a pass over every row. Each row becomes one integer key
-    ``((a·V + b)·V + c)·V + next`` (while V⁴ fits in 63 bits): sorting those
-    (no argsort) puts the continuations of a context side by side, in a
-    fraction of the time an argsort takes.
-    """
-
-    def __init__(self, train: np.ndarray, vocab_size: int):
-        rows = np.asarray(train).reshape(-1, CONTEXT + 1)
-        self._v = int(vocab_size)
-        r = rows.astype(np.int64)
-        if self._v ** (CONTEXT + 1) < 2**63:
-            keys = self._key(r[:, :CONTEXT]) * self._v + r[:, CONTEXT]  # (M,) context and next word
-            keys.sort()
-            self._keys = keys  # (M,) sorted
-            self._next = None  # the next word is keys % V
-        else:  # a huge vocabulary: sort the context keys and carry the next words along
-            keys = self._key(r[:, :CONTEXT])  # (M,)
-            order = np.argsort(keys)
-            self._keys = keys[order]  # (M,) sorted context keys
-            self._next = rows[order, CONTEXT]  # (M,) the word that followed
-
-    def _key(self, ctx: np.ndarray):
-        v = self._v
-        return (ctx[..., 0] * v + ctx[..., 1]) * v + ctx[..., 2]
-
-    def __call__(self, context) -> Counter:
-        key = int(self._key(np.asarray(context, dtype=np.int64).reshape(CONTEXT)))
-        if self._next is None:
-            a, b = np.searchsorted(self._keys, [key * self._v, (key + 1) * self._v])
-            return Counter((self._keys[a:b] % self._v).tolist())
-        a, b = np.searchsorted(self._keys, [key, key + 1])
-        return Counter(self._next[a:b].tolist())
 
 
 class BarChart(QWidget):
@@ -264,7 +224,6 @@ class PredictionsView(QWidget):
         self._context: tuple[str, ...] | None = None
         self._evidence: list[tuple[str, int, float, float]] = []
         self._evidence_total = 0
-        self._index: ContinuationIndex | None = None  # the training set's continuations, sorted by context
         self._example = ""
         self._fixes: list[tuple[str, str]] = []  # (unknown word, suggestion) behind each link
         self._stale = False  # the weights changed while the view was hidden
@@ -380,7 +339,6 @@ class PredictionsView(QWidget):
     # ---- session events ----------------------------------------------------------------------
     def _on_network_changed(self) -> None:
         """A new network or corpus: new vocabulary for completion, new counts, maybe a new example."""
-        self._index = None
         vocab = self.session.vocab
         self._completer_model.setStringList(sorted(vocab, key=str.lower))
         self.k_spin.setMaximum(max(1, min(MAX_K, len(vocab))))
@@ -421,10 +379,8 @@ class PredictionsView(QWidget):
         return " ".join(model.vocab[:CONTEXT])
 
     def _counts(self, key: tuple[int, ...]) -> Counter:
-        """Continuations of a context in the training set (the index is built once per corpus)."""
-        if self._index is None:
-            self._index = ContinuationIndex(self.session.corpus.train, len(self.session.vocab))
-        return self._index(key)
+        """Continuations of a context in the training set."""
+        return self.session.corpus.continuations(key)
 
     # ---- the prediction ------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -625,4 +581,4 @@ class PredictionsView(QWidget):
         return doc.toPlainText()
 
 
-__all__ = ["PredictionsView", "BarChart", "ContinuationIndex"]
+__all__ = ["PredictionsView", "BarChart"]

@@ -1,0 +1,46 @@
+"""core.repeats: which words a minibatch repeats, and the overwrite bug's error on their rows."""
+
+import numpy as np
+import pytest
+
+from core.layers import Embedding
+from core.repeats import has_repeat, naive_error, next_repeat, repeat_kind, repeated_rows
+from core.trainer import Trainer
+
+
+def test_repeated_rows_and_the_overwrite_error_name_exactly_the_words_used_twice():
+    x = np.array([[0, 1, 2], [3, 1, 4], [5, 5, 6]])  # 1 in two examples, 5 twice in one context
+    emb = Embedding(8, 3, init_std=1.0, rng=0)
+    emb.forward(x)
+    de = np.random.default_rng(1).standard_normal((3, 3, 3))
+    emb.backward(de)
+    assert repeated_rows(emb.contributions()) == {1, 5}
+    err = naive_error(emb.grads["W"], emb.naive_grad(de))
+    assert err["rows"] == [1, 5]
+    lost = {1: de[0, 1], 5: de[2, 0]}  # the overwrite keeps the last slice of each, losing the others
+    assert err["max_abs"] == pytest.approx(max(float(np.abs(v).max()) for v in lost.values()), rel=1e-12)
+    diff = np.zeros((8, 3))
+    for v, slice_ in lost.items():
+        diff[v] = slice_
+    assert err["relative"] == pytest.approx(float(np.linalg.norm(diff) / np.linalg.norm(emb.grads["W"])), rel=1e-12)
+    assert naive_error(emb.grads["W"], emb.grads["W"]) == {"rows": [], "max_abs": 0.0, "relative": 0.0}
+
+
+def test_kinds_of_repeat():
+    assert (has_repeat([[0, 1, 2], [3, 4, 5]]), repeat_kind([[0, 1, 2], [3, 4, 5]])) == (False, 0)
+    assert repeat_kind([[0, 1, 2], [0, 4, 5]]) == 1  # the same word at the same position in two examples
+    assert repeat_kind([[0, 1, 2], [3, 0, 5]]) == 2  # at two different positions
+    assert repeat_kind([[7, 7, 2]]) == 2 and has_repeat([[7, 7, 2]])
+
+
+def test_next_repeat_looks_ahead_without_training(demo_corpus):
+    from core.model import Config
+
+    trainer = Trainer(demo_corpus, Config(batch_size=2))
+    skip, kind = next_repeat(trainer)
+    assert skip is not None and kind == 2
+    assert repeat_kind(trainer.batch_at(skip)[0]) == 2
+    assert all(repeat_kind(trainer.batch_at(k)[0]) != 2 for k in range(skip))
+    assert trainer.step == 0 and len(trainer.history) == 0
+    assert next_repeat(trainer, lookahead=skip) in ((None, 0),) + tuple(
+        (k, 1) for k in range(skip) if repeat_kind(trainer.batch_at(k)[0]) == 1)
