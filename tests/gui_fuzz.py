@@ -1,0 +1,681 @@
+"""Random sequences of user actions on the real window, for a bounded time: a crash, a hang or a bug fails it.
+
+Run by tests/test_gui_fuzz.py in a child process (a segmentation fault or a
+hang then fails one test instead of ending the whole run), and by hand to
+hunt for crashes or to replay one:
+
+    uv run python tests/gui_fuzz.py --seed 7 --seconds 12
+    uv run python tests/gui_fuzz.py --replay run.log       # the ACTION lines of an earlier run, in order
+
+It prints ``SEED n``, then one ``ACTION {json}`` line per action *before*
+doing it (so the last line before a crash names the culprit), and ends with
+``RESULT {json}``. The exit status is 0 when nothing went wrong; 1 when an
+exception reached the application's error handler (or an action raised), or
+Qt printed a warning of a kind listed in ``BAD_QT_MESSAGES``; 2 for a mistake
+in the arguments; 3 for a mistake of this script (``SCRIPT ERROR`` and its
+traceback). A crash kills the process (a negative status for the
+parent); ``faulthandler`` prints the Python stacks to stderr first, and again
+if the run hangs past its time.
+
+Every random choice is made when an action is drawn and written into its
+ACTION line, including how the window's questions will be answered
+(``ask_unsaved``, ``ask_yes_no``, ``ask_save_path``, ``ask_vocab_size``,
+``ask_restore`` and the file dialogs), so a replay does the same thing.
+Message boxes and dialogs that open anyway are answered by a timer that
+clicks one of their buttons (chosen by a generator seeded from the seed) and
+are listed in the result. Run mode is replayed as the same number of
+minibatches, not the same milliseconds.
+
+The actions are the ``ACTIONS`` table: a name, a weight, a function that
+draws the arguments and a function that performs them. Add one there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Qt warnings that mean a bug (anything at critical or fatal level does too). The offscreen
+# platform's "This plugin does not support ..." and similar notes are not among them.
+BAD_QT_MESSAGES = (
+    "QPainter::",  # painting on a device that is not ready, unbalanced save/restore
+    "QObject::",  # connections to missing signals, timers or children across threads
+    "QThread: Destroyed while thread",
+    "Recursive repaint",
+    "Timers cannot",
+    "QBasicTimer",
+    "QWidget::setMinimumSize",
+    "QLayout: Attempting to add",
+    "Cannot create children for a parent",
+    "qt.core.qobject.connect",
+)
+SIZES = ((1280, 720), (1366, 768), (1920, 1080), (1024, 700), (800, 600), (520, 400))
+PROMPT_TEXTS = ("the", "he", "day", "life in the", "i want to", "naïve", "日本語 の", "😀 🙂", "qwzx vuyt", "x" * 120,
+                "day, night.", "  ", "\u200b", "DROP TABLE;", "he he he he", "ÆØÅ")
+
+
+# ---- running the event loop ------------------------------------------------------------------------------
+
+
+def spin(ms: int) -> None:
+    """Let the event loop run for ``ms`` milliseconds (painting, timers, queued signals)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(max(0, int(ms)), loop.quit)
+    loop.exec()
+
+
+def wait_until(condition, timeout_ms: int, step_ms: int = 10) -> bool:
+    """Run the event loop until ``condition()`` holds (True) or ``timeout_ms`` passed (False)."""
+    end = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        if time.monotonic() >= end:
+            return False
+        spin(step_ms)
+    return True
+
+
+# ---- the run -----------------------------------------------------------------------------------------------
+
+
+class Run:
+    """One window, its scripted answers, and what went wrong."""
+
+    def __init__(self, seed: int, folder: Path):
+        self.seed = seed
+        self.folder = folder
+        self.problems: list[str] = []  # exceptions and bad Qt messages: any one fails the run
+        self.dialogs: list[str] = []  # dialogs the closer answered
+        self.qt_messages: dict[str, int] = {}
+        self.answers: dict = {}  # the answers of the action being done
+        self.saved: list[str] = []  # checkpoints written
+        self.dialog_rng = random.Random(seed * 7919 + 1)
+        self.window = None
+        self.count = 0
+
+    # ---- set-up ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        from PySide6.QtCore import QTimer, qInstallMessageHandler
+        from PySide6.QtWidgets import QFileDialog
+
+        from explorer.app import create_window, ensure_app
+        from explorer.errors import install_error_handler
+
+        app = ensure_app()
+        qInstallMessageHandler(self._on_qt_message)
+        handler = install_error_handler(show=lambda summary, path: None)
+        hook = sys.excepthook
+
+        def record(exc_type, exc, tb):
+            self.problems.append("exception reached the error handler: " + "".join(
+                traceback.format_exception(exc_type, exc, tb)).strip())
+            hook(exc_type, exc, tb)
+
+        sys.excepthook = record
+        self.handler = handler
+        # File dialogs answer from the action's arguments instead of waiting for a person.
+        QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (self._answer("open_path", ""), ""))
+        QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (self._answer("save_path", ""), ""))
+        QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: self._answer("folder", ""))
+        w = create_window(data="demo")
+        w.confirm_on_close = False
+        w.ask_unsaved = lambda parent, doing: self._answer("unsaved", "discard")
+        w.ask_yes_no = lambda parent, title, text: bool(self._answer("yes_no", False))
+        w.ask_save_path = lambda parent: self._answer("save_path", "")
+        w.ask_restore = lambda parent, text: self._answer("restore", False)
+        w.ask_vocab_size = lambda parent, path, offered: self._answer("vocab_size", offered)
+        if hasattr(w, "enable_autosave"):
+            w.enable_autosave(self.folder / "autosave", interval=1.0)
+        w.resize(1366, 768)
+        w.show()
+        self.window = w
+        self.closer = QTimer()
+        self.closer.setInterval(40)
+        self.closer.timeout.connect(self._close_dialogs)
+        self.closer.start()
+        self.app = app
+        spin(400)
+
+    def _answer(self, key: str, default):
+        return self.answers.get(key, default)
+
+    def _on_qt_message(self, mode, context, message: str) -> None:
+        from PySide6.QtCore import QtMsgType
+
+        kind = {QtMsgType.QtCriticalMsg: "critical", QtMsgType.QtFatalMsg: "fatal"}.get(mode, "")
+        first = message.splitlines()[0][:160] if message else ""
+        self.qt_messages[first] = self.qt_messages.get(first, 0) + 1
+        if kind or any(bad in message for bad in BAD_QT_MESSAGES):
+            self.problems.append(f"Qt {kind or 'warning'}: {message}")
+
+    def _close_dialogs(self) -> None:
+        """Answer every message box or dialog that is up, with a button drawn from the dialog generator."""
+        from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+        for w in QApplication.topLevelWidgets():
+            if not (isinstance(w, (QMessageBox, QDialog)) and w.isVisible()):
+                continue
+            if isinstance(w, QMessageBox):
+                buttons = [b for b in w.buttons() if b.isVisible() and b.isEnabled()]
+                if buttons:
+                    b = buttons[self.dialog_rng.randrange(len(buttons))]
+                    self.dialogs.append(f"{type(w).__name__} {w.windowTitle()!r}: {b.text()!r}")
+                    b.click()
+                    continue
+            self.dialogs.append(f"{type(w).__name__} {w.windowTitle()!r}: closed")
+            if isinstance(w, QDialog):
+                w.reject()
+            else:
+                w.close()
+
+    def finish(self) -> None:
+        self.closer.stop()
+        w = self.window
+        if w is not None:
+            s = w.session
+            s.pause()
+            w.shutdown()
+            w.close()
+        self.handler.uninstall()
+        spin(50)
+
+    # ---- one action ------------------------------------------------------------------------------------------
+    def do(self, name: str, args: dict) -> None:
+        self.count += 1
+        print("ACTION " + json.dumps({"n": self.count, "action": name, "args": args}, ensure_ascii=False), flush=True)
+        self.answers = args.get("answers", {})
+        before = len(self.problems)
+        try:
+            ACTIONS[name][2](self, args)
+        except Exception:
+            self.problems.append(f"action {name} raised: {traceback.format_exc().strip()}")
+        spin(args.get("settle_ms", 15))
+        if len(self.problems) > before:
+            print("PROBLEM after action", self.count, flush=True)
+
+
+# ---- the actions -------------------------------------------------------------------------------------------
+# Each: (weight, draw(run, rng) -> args, perform(run, args)).
+
+
+def _answers(run: Run, rng: random.Random) -> dict:
+    """How every question the action may ask is answered."""
+    ckpt = str(run.folder / f"ckpt{rng.randrange(3)}.npz")
+    return {
+        "unsaved": rng.choice(["discard", "discard", "save", "cancel"]),
+        "yes_no": rng.random() < 0.5,
+        "save_path": rng.choice([ckpt, ckpt, "", str(run.folder / "missing-folder" / "x.npz")]),
+        "vocab_size": rng.choice([None, 2, 5, 40, 250, 5000]),
+        "restore": False,
+    }
+
+
+def _vocab(run: Run) -> list[str]:
+    return list(run.window.session.vocab)
+
+
+def draw_step_stage(run, rng):
+    return {"times": rng.choice([1, 1, 2, 3, 5, 14, 20])}
+
+
+def do_step_stage(run, args):
+    for _ in range(args["times"]):
+        run.window.action_step_stage.trigger()
+        spin(2)
+
+
+def draw_step_batch(run, rng):
+    return {"times": rng.choice([1, 1, 2, 3]), "answers": _answers(run, rng)}
+
+
+def do_step_batch(run, args):
+    for _ in range(args["times"]):
+        run.window.action_step_batch.trigger()
+        spin(2)
+
+
+def draw_run(run, rng):
+    return {"batches": rng.choice([1, 5, 30, 200, 600]), "key": rng.random() < 0.3}
+
+
+def do_run(run, args):
+    """Run mode until the given number of minibatches more, then pause (with Space when ``key``)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = run.window
+    s = w.session
+    target = s.trainer.step + args["batches"]
+    if args["key"]:
+        QTest.keyClick(w, Qt.Key.Key_F5)
+    else:
+        w.action_run.trigger()
+    if s.running:
+        s.stop_after = target
+        wait_until(lambda: not s.running or s.trainer.step >= target, 4000)
+    if s.running:
+        w.action_run.trigger()
+
+
+def draw_reset(run, rng):
+    return {"answers": _answers(run, rng), "key": rng.random() < 0.3}
+
+
+def do_reset(run, args):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    if args["key"]:
+        QTest.keyClick(run.window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    else:
+        run.window.action_reset.trigger()
+
+
+def draw_type(run, rng):
+    vocab = _vocab(run)
+    words = [rng.choice(vocab) if rng.random() < 0.6 else rng.choice(PROMPT_TEXTS) for _ in range(rng.randint(0, 5))]
+    text = " ".join(words)
+    if rng.random() < 0.2:
+        text = text[: rng.randint(0, len(text))]  # cut inside a word
+    return {"text": text, "mode": rng.choice(["keys", "keys", "set", "append", "backspace", "complete", "click"])}
+
+
+def do_type(run, args):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    pv = run.window.predictions_view
+    prompt = pv.prompt
+    mode, text = args["mode"], args["text"]
+    if mode == "set" or not text.isascii():
+        prompt.setText(text)
+    elif mode == "keys":
+        prompt.clear()
+        QTest.keyClicks(prompt, text)
+    elif mode == "append":
+        prompt.setFocus()
+        prompt.end(False)
+        QTest.keyClicks(prompt, " " + text)
+    elif mode == "backspace":
+        prompt.end(False)
+        for _ in range(min(len(prompt.text()), len(text) + 1)):
+            QTest.keyClick(prompt, Qt.Key.Key_Backspace)
+    elif mode == "complete":
+        prompt.clear()
+        QTest.keyClicks(prompt, text[:3])
+        QTest.keyClick(prompt, Qt.Key.Key_Down)
+        QTest.keyClick(prompt, Qt.Key.Key_Return)
+    elif mode == "click":
+        rows = pv.chart.rows()
+        if rows:
+            rect = pv.chart.row_rect(len(text) % len(rows))
+            QTest.mouseClick(pv.chart, Qt.MouseButton.LeftButton, pos=rect.center())
+    pv.shown_predictions()
+
+
+# Values typed into the hyperparameter fields: valid ones that keep the network small, and ones to refuse.
+FIELD_VALUES = {
+    "learning_rate": ["0.1", "0.5", "1", "100", "0", "-1", "abc", "1e309", "", "nan"],
+    "momentum": ["0.9", "0", "0.5", "1", "-0.1", "x", ""],
+    "batch_size": ["1", "2", "5", "100", "0", "-3", "1.5", "", "999999999"],
+    "embed_dim": ["1", "2", "5", "10", "0", "abc", "100000"],
+    "hidden_dim": ["1", "3", "8", "24", "0", "-1", "99999999"],
+    "hidden_dims": ["8", "4, 4", "", "0", "a"],
+    "init_std": ["0.01", "0.1", "1", "100", "0", "-1", "1e400", "inf", "1e-300"],
+    "seed": ["1", "2", "0", "-1", "4294967296", "abc"],
+}
+GENERIC_VALUES = ["1", "2", "0", "-1", "abc", "", "0.5"]
+
+
+def draw_hyper(run, rng):
+    hv = run.window.hyperparams_view
+    name = rng.choice(sorted(hv.inputs))
+    editor = hv.inputs[name]
+    if hasattr(editor, "count") and hasattr(editor, "setCurrentIndex"):  # a combo box
+        value = rng.randrange(max(1, editor.count()))
+    else:
+        value = rng.choice(FIELD_VALUES.get(name, GENERIC_VALUES))
+    return {"field": name, "value": value, "then": rng.choice(["enter", "apply", "leave", "nothing"]),
+            "answers": _answers(run, rng)}
+
+
+def do_hyper(run, args):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QComboBox, QLineEdit
+
+    hv = run.window.hyperparams_view
+    run.window.docks["hyperparams_view"].raise_()
+    editor = hv.inputs.get(args["field"])
+    if editor is None:
+        return
+    if isinstance(editor, QComboBox):
+        editor.setCurrentIndex(min(int(args["value"]), editor.count() - 1))
+    elif isinstance(editor, QLineEdit):
+        editor.setFocus()
+        editor.selectAll()
+        QTest.keyClick(editor, Qt.Key.Key_Delete)
+        QTest.keyClicks(editor, str(args["value"]))
+    then = args["then"]
+    if then == "enter" and isinstance(editor, QLineEdit):
+        QTest.keyClick(editor, Qt.Key.Key_Return)
+    elif then == "apply":
+        hv.apply_button.click()
+    elif then == "leave":
+        run.window.predictions_view.prompt.setFocus()
+
+
+def _write_small_corpus(folder: Path, distinct: int = 40) -> Path:
+    """A text file of ``distinct`` different words in 200 lines (the corpus of issue 10's item 1)."""
+    path = folder / f"small{distinct}.txt"
+    if not path.exists():
+        rng = random.Random(distinct)
+        words = ["he", "she", "day", "cat"] + [f"w{i}" for i in range(distinct - 4)]
+        lines = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 10))) for _ in range(200)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def draw_corpus(run, rng):
+    choice = rng.choice(["small", "small", "demo", "junk", "missing", "tiny"])
+    return {"corpus": choice, "answers": _answers(run, rng)}
+
+
+def do_corpus(run, args):
+    """File ▸ Open corpus text file (small, junk, missing, tiny) or the built-in corpus; waits for the load."""
+    w = run.window
+    choice = args["corpus"]
+    if choice == "demo":
+        w.action_open_demo.trigger()
+    else:
+        if choice == "small":
+            path = _write_small_corpus(run.folder)
+        elif choice == "tiny":
+            path = _write_small_corpus(run.folder, 6)
+        elif choice == "junk":
+            path = run.folder / "junk.txt"
+            path.write_bytes(bytes(range(256)) * 8)
+        else:
+            path = run.folder / "no-such-file.txt"
+        run.answers = {**run.answers, "open_path": str(path)}
+        w.action_open_corpus_file.trigger()
+    wait_until(lambda: not w.loading, 10_000)
+    spin(30)
+
+
+def draw_find(run, rng):
+    vocab = _vocab(run)
+    word = rng.choice(["he", "he", rng.choice(vocab), "zzz", "", "日本"])
+    return {"word": word, "then_corpus": rng.random() < 0.4, "answers": _answers(run, rng)}
+
+
+def do_find(run, args):
+    """Find a word in the embedding map (Enter); with ``then_corpus``, open the small corpus next (item 1)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = run.window
+    w.docks["embedding_map_view"].raise_()
+    m = w.embedding_map_view
+    spin(20)
+    m.search_edit.setText(args["word"])
+    QTest.keyClick(m.search_edit, Qt.Key.Key_Return)
+    spin(20)
+    if args["then_corpus"]:
+        do_corpus(run, {"corpus": "small"})
+
+
+def draw_gradcheck(run, rng):
+    return {"how": rng.choice(["click", "click", "all", "all_cancel"]), "row": rng.randrange(1000),
+            "col": rng.randrange(1000)}
+
+
+def do_gradcheck(run, args):
+    """Click an entry of the array in the matrix view (a gradient check), or Check all (maybe cancelled)."""
+    w = run.window
+    if args["how"] == "click":
+        h = w.matrix_view.heatmap
+        image = h.image_data
+        if image is not None and image.size:
+            h.select_cell(args["row"] % image.shape[0], args["col"] % image.shape[1])
+    else:
+        g = w.gradcheck_view
+        w.docks["gradcheck_view"].raise_()
+        g.check_all_button.click()
+        if args["how"] == "all_cancel":
+            spin(30)
+            g.cancel_button.click()
+        else:
+            wait_until(lambda: not g.check_all_running, 3000)
+
+
+def draw_checkpoint(run, rng):
+    paths = run.saved + [str(run.folder / "corrupt.npz"), str(run.folder / "none.npz")]
+    return {"how": rng.choice(["save", "save_as", "load", "open_dialog"]), "path": rng.choice(paths),
+            "answers": _answers(run, rng)}
+
+
+def do_checkpoint(run, args):
+    w = run.window
+    how = args["how"]
+    (run.folder / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip file")
+    if how == "save":
+        w.action_save.trigger()
+    elif how == "save_as":
+        w.action_save_as.trigger()
+    elif how == "load":
+        w.load_checkpoint_from(args["path"])
+    else:
+        run.answers = {**run.answers, "open_path": args["path"]}
+        w.action_open_checkpoint.trigger()
+    path = run.answers.get("save_path")
+    if how.startswith("save") and path and Path(path).exists() and path not in run.saved:
+        run.saved.append(path)
+
+
+def draw_resize(run, rng):
+    return {"size": list(rng.choice(SIZES))}
+
+
+def do_resize(run, args):
+    run.window.resize(*args["size"])
+    spin(30)
+
+
+def draw_tab(run, rng):
+    docks = sorted(run.window.docks)
+    return {"dock": rng.choice(docks), "how": rng.choice(["raise", "raise", "toggle", "matrix_tab"]),
+            "tab": rng.randrange(6)}
+
+
+def do_tab(run, args):
+    w = run.window
+    dock = w.docks[args["dock"]]
+    if args["how"] == "raise":
+        dock.show()
+        dock.raise_()
+    elif args["how"] == "toggle":
+        dock.toggleViewAction().trigger()
+        spin(20)
+        if not dock.isVisible():
+            dock.toggleViewAction().trigger()  # put it back: a later action may need it
+    else:
+        tabs = w.matrix_view.tabs
+        if tabs.count():
+            tabs.setCurrentIndex(args["tab"] % tabs.count())
+
+
+def draw_panel_button(run, rng):
+    return {"button": rng.choice(["test_ce", "teaching", "step_to_grad", "map_fit", "rescale"]),
+            "answers": _answers(run, rng)}
+
+
+def do_panel_button(run, args):
+    w = run.window
+    b = args["button"]
+    if b == "test_ce":
+        w.loss_view.test_button.click()
+    elif b == "teaching":
+        w.docks["embedding_grad_view"].raise_()
+        w.embedding_grad_view.teach_button.click()
+    elif b == "step_to_grad":
+        w.embedding_grad_view.step_button.click()
+    elif b == "map_fit":
+        w.embedding_map_view.fit_button.click()
+    else:
+        w.matrix_view.heatmap.rescale_button.click()
+
+
+def do_inject(run, args):
+    """A deliberate fault, for the tests of this script: it must notice each kind (never drawn)."""
+    from PySide6.QtCore import QTimer, qWarning
+
+    what = args["what"]
+    if what == "exception":
+        def fail():
+            raise RuntimeError("injected: an exception in a slot")
+
+        QTimer.singleShot(0, fail)
+    elif what == "qt_warning":
+        qWarning("QPainter::begin: injected, a painter on a device that is not ready")
+    elif what == "crash":
+        faulthandler._sigsegv()
+    elif what == "hang":
+        time.sleep(float(args.get("seconds", 3600)))
+
+
+ACTIONS = {
+    "inject": (0, None, do_inject),
+    "step_stage": (14, draw_step_stage, do_step_stage),
+    "step_batch": (6, draw_step_batch, do_step_batch),
+    "run": (6, draw_run, do_run),
+    "reset": (3, draw_reset, do_reset),
+    "type": (12, draw_type, do_type),
+    "hyper": (10, draw_hyper, do_hyper),
+    "corpus": (3, draw_corpus, do_corpus),
+    "find": (4, draw_find, do_find),
+    "gradcheck": (5, draw_gradcheck, do_gradcheck),
+    "checkpoint": (4, draw_checkpoint, do_checkpoint),
+    "resize": (4, draw_resize, do_resize),
+    "tab": (6, draw_tab, do_tab),
+    "panel_button": (4, draw_panel_button, do_panel_button),
+}
+
+
+# Sequences that reach a crash already known and being fixed elsewhere are not drawn while the name is here
+# (a replay still does what its log says). Remove a name once its fix is on main.
+KNOWN_UNFIXED = {
+    # Find a word in the embedding map, then open a corpus with a smaller vocabulary: the map keeps the row
+    # number of the found word, its labels raise inside paint() and PySide6 6.11 segfaults.
+    "map selection then another corpus",
+    # An init std of 1e-300 is accepted, and on a tiny vocabulary the map's coordinates degenerate: an
+    # OverflowError inside a label's paint(), the same segfault.
+    "init std 1e-300",
+}
+
+
+def _map_selection(run: Run) -> bool:
+    m = dict.get(run.window.panels, "embedding_map_view")  # not built yet: nothing selected
+    return m is not None and m.selected_word is not None
+
+
+def draw(run: Run, rng: random.Random) -> tuple[str, dict]:
+    names = sorted(ACTIONS)
+    while True:
+        name = rng.choices(names, weights=[ACTIONS[n][0] for n in names])[0]
+        args = ACTIONS[name][1](run, rng)
+        if "map selection then another corpus" in KNOWN_UNFIXED:
+            if name == "find":
+                args["then_corpus"] = False
+            if name == "corpus" and _map_selection(run):
+                continue
+        if "init std 1e-300" in KNOWN_UNFIXED and name == "hyper" and args["value"] == "1e-300":
+            continue
+        return name, args
+
+
+# ---- the command ------------------------------------------------------------------------------------------
+
+
+def read_replay(path: Path) -> tuple[int, list[tuple[str, dict]]]:
+    seed, actions = 0, []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("SEED "):
+            seed = int(line.split()[1])
+        elif line.startswith("ACTION "):
+            entry = json.loads(line[len("ACTION "):])
+            actions.append((entry["action"], entry["args"]))
+    return seed, actions
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=12.0, help="time for actions (default 12), after start-up")
+    p.add_argument("--max-actions", type=int, default=10_000)
+    p.add_argument("--replay", type=Path, help="do the ACTION lines of this log instead of random ones")
+    p.add_argument("--hang-after", type=float, help="seconds after start-up after which a run counts as hung (default: --seconds + 60)")
+    args = p.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    folder = Path(tempfile.mkdtemp(prefix="gui-fuzz-"))
+    for env, sub in (("BACKPROP_EXPLORER_LOGS", "logs"), ("BACKPROP_EXPLORER_SETTINGS", "settings"),
+                     ("BACKPROP_EXPLORER_CACHE", "cache"), ("BACKPROP_EXPLORER_STATE", "state")):
+        os.environ.setdefault(env, str(folder / sub))
+    faulthandler.enable()
+    hang = args.seconds + 60 if args.hang_after is None else args.hang_after
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang: the stacks, then exit (status 1); start-up first
+    replay = None
+    seed = args.seed
+    if args.replay:
+        seed, replay = read_replay(args.replay)
+    print(f"SEED {seed}", flush=True)
+    run = Run(seed, folder)
+    started = time.monotonic()
+    try:
+        run.start()
+        faulthandler.dump_traceback_later(hang, exit=True)  # from here on, the actions' own limit
+        rng = random.Random(seed)
+        started = time.monotonic()
+        if replay is not None:
+            for name, action_args in replay:
+                run.do(name, action_args)
+        else:
+            while time.monotonic() - started < args.seconds and run.count < args.max_actions:
+                name, action_args = draw(run, rng)
+                run.do(name, action_args)
+                if run.problems:
+                    break  # the first problem is the one to look at: stop with the log that led to it
+        run.finish()
+    except Exception:  # a mistake of this script (drawing an action, starting, finishing), not of the app
+        sys.excepthook = sys.__excepthook__
+        print("SCRIPT ERROR " + traceback.format_exc(), flush=True)
+        return 3
+    result = {
+        "seed": seed,
+        "actions": run.count,
+        "seconds": round(time.monotonic() - started, 1),
+        "problems": run.problems,
+        "dialogs": run.dialogs,
+        "qt_messages": run.qt_messages,
+        "minibatches": run.window.session.trainer.step if run.window else None,
+    }
+    print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
+    faulthandler.cancel_dump_traceback_later()
+    return 1 if run.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
