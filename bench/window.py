@@ -360,6 +360,11 @@ def cmd_interaction(args) -> None:
     from PySide6.QtTest import QTest
 
     app, window = make_window(args.data, vocab_size=args.vocab_size)
+    for attr in args.show or ():  # panels that start behind a tab: float them, so that every panel is on screen
+        dock = window.docks[attr]
+        dock.setFloating(True)
+        dock.resize(700, 600)
+        dock.show()
     settle(500)
     s = window.session
     pv = window.predictions_view
@@ -427,7 +432,9 @@ def cmd_interaction(args) -> None:
     slow = sorted(((statistics.median(v), k) for k, v in per_stage.items()), reverse=True)[:3]
     print(f"Window, interaction: {s.corpus.name}")
     print(f"  {context_line(args)}")
-    print(f"  Vocabulary {s.corpus.vocab_size:,} words; the phrase {phrase!r}; a {s.config.batch_size}-example minibatch")
+    shown = f"; also on screen: {', '.join(args.show)}" if args.show else ""
+    print(f"  Vocabulary {s.corpus.vocab_size:,} words; the phrase {phrase!r}; a {s.config.batch_size}-example "
+          f"minibatch{shown}")
     print(f"  keystroke in prompt_input → prediction chart repainted: median {statistics.median(keys):.1f} ms · "
           f"p90 {pct(keys, 90):.1f} ms · worst {max(keys):.1f} ms ({len(keys)} keystrokes completing the last word)")
     print(f"  typing the phrase from an empty prompt, every keystroke: median {statistics.median(typed):.1f} ms · "
@@ -554,6 +561,9 @@ def main(argv=None) -> None:
         if name == "interaction":
             q.add_argument("--repeats", type=int, default=30, help="keystrokes (default 30)")
             q.add_argument("--minibatches", type=int, default=3, help="minibatches stepped stage by stage (default 3)")
+            q.add_argument("--show", action="append", metavar="PANEL",
+                           help="float this dock, so that it is on screen too (embedding_grad_view, "
+                           "embedding_map_view, gradcheck_view); may be repeated")
         if name == "startup":
             q.add_argument("--repeats", type=int, default=5, help="starts (default 5)")
         if name == "memory":
