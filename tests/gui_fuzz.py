@@ -6,12 +6,15 @@ hunt for crashes or to replay one:
 
     uv run python tests/gui_fuzz.py --seed 7 --seconds 12
     uv run python tests/gui_fuzz.py --replay run.log       # the ACTION lines of an earlier run, in order
+    uv run python tests/gui_fuzz.py --seed 7 --include-known   # also the sequences of KNOWN_UNFIXED
 
 It prints ``SEED n``, then one ``ACTION {json}`` line per action *before*
 doing it (so the last line before a crash names the culprit), and ends with
-``RESULT {json}``. The exit status is 0 when nothing went wrong; 1 when an
-exception reached the application's error handler (or an action raised), or
-Qt printed a warning of a kind listed in ``BAD_QT_MESSAGES``; 2 for a mistake
+``RESULT {json}`` (with the dialogs answered and the networks built). The
+exit status is 0 when nothing went wrong; 1 when the application's error
+handler reported an exception (raised in a slot, in a worker thread, or
+inside a Qt override, where the guard caught it), an action raised, or Qt
+printed a warning of a kind listed in ``BAD_QT_MESSAGES``; 2 for a mistake
 in the arguments; 3 for a mistake of this script (``SCRIPT ERROR`` and its
 traceback). A crash kills the process (a negative status for the
 parent); ``faulthandler`` prints the Python stacks to stderr first, and again
@@ -20,7 +23,8 @@ if the run hangs past its time.
 Every random choice is made when an action is drawn and written into its
 ACTION line, including how the window's questions will be answered
 (``ask_unsaved``, ``ask_yes_no``, ``ask_save_path``, ``ask_vocab_size``,
-``ask_restore`` and the file dialogs), so a replay does the same thing.
+``ask_restore`` and the file dialogs), so a replay does the same thing; the
+answer ``"dialog"`` opens the window's real dialog instead.
 Message boxes and dialogs that open anyway are answered by a timer that
 clicks one of their buttons (chosen by a generator seeded from the seed) and
 are listed in the result. Run mode is replayed as the same number of
@@ -115,29 +119,29 @@ class Run:
 
         app = ensure_app()
         qInstallMessageHandler(self._on_qt_message)
-        handler = install_error_handler(show=lambda summary, path: None)
-        hook = sys.excepthook
-
-        def record(exc_type, exc, tb):
-            self.problems.append("exception reached the error handler: " + "".join(
-                traceback.format_exception(exc_type, exc, tb)).strip())
-            hook(exc_type, exc, tb)
-
-        sys.excepthook = record
-        self.handler = handler
+        # Everything the application's handler would tell the user is a problem: an exception in a slot
+        # (sys.excepthook), in a worker thread (threading.excepthook) or caught by the guard of a Qt override.
+        self.handler = install_error_handler(show=self._on_error_shown)
         # File dialogs answer from the action's arguments instead of waiting for a person.
         QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (self._answer("open_path", ""), ""))
         QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (self._answer("save_path", ""), ""))
         QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: self._answer("folder", ""))
         w = create_window(data="demo")
+        self.window = w
         w.confirm_on_close = False
-        w.ask_unsaved = lambda parent, doing: self._answer("unsaved", "discard")
-        w.ask_yes_no = lambda parent, title, text: bool(self._answer("yes_no", False))
+        w.ask_unsaved = self._ask("unsaved", w.ask_unsaved, "discard")
+        w.ask_yes_no = self._ask("yes_no", w.ask_yes_no, False)
         w.ask_save_path = lambda parent: self._answer("save_path", "")
-        w.ask_restore = lambda parent, text: self._answer("restore", False)
-        w.ask_vocab_size = lambda parent, path, offered: self._answer("vocab_size", offered)
+        w.ask_restore = self._ask("restore", w.ask_restore, False)
+        real_vocab = w.ask_vocab_size
+        w.ask_vocab_size = lambda parent, path, offered: (
+            real_vocab(parent, path, offered) if self._answer("vocab_size", offered) == "dialog"
+            else self._answer("vocab_size", offered))
         if hasattr(w, "enable_autosave"):
             w.enable_autosave(self.folder / "autosave", interval=1.0)
+        self.networks: list[str] = []  # the shapes of the networks built, in order of first appearance
+        w.session.network_changed.connect(self._on_network_changed)
+        self._on_network_changed()
         w.resize(1366, 768)
         w.show()
         self.window = w
@@ -148,8 +152,35 @@ class Run:
         self.app = app
         spin(400)
 
+    def _on_network_changed(self) -> None:
+        c = self.window.session.config if self.window is not None else None
+        if c is None:
+            return
+        shape = f"d={c.embed_dim} {c.describe_hidden()} N={c.batch_size}"
+        if shape not in self.networks:
+            self.networks.append(shape)
+
     def _answer(self, key: str, default):
         return self.answers.get(key, default)
+
+    def _ask(self, key: str, real, default):
+        """A question of the window: the action's scripted answer, or ``"dialog"``: the real dialog (the
+        closer answers it)."""
+        def ask(*args):
+            answer = self.answers.get(key, default)
+            return real(*args) if answer == "dialog" else answer
+
+        return ask
+
+    def _on_error_shown(self, summary: str, path) -> None:
+        """The error handler's report (queued to the GUI thread): the summary and the traceback it logged."""
+        detail = ""
+        try:
+            text = Path(path).read_text(encoding="utf-8") if path else ""
+            detail = text.rsplit("\n==== ", 1)[-1].strip()  # the last entry: the one just written
+        except OSError:
+            pass
+        self.problems.append(f"the error handler reported: {summary}\n{detail}".strip())
 
     def _on_qt_message(self, mode, context, message: str) -> None:
         from PySide6.QtCore import QtMsgType
@@ -181,6 +212,7 @@ class Run:
                 w.close()
 
     def finish(self) -> None:
+        spin(50)  # reports still queued for the error handler arrive
         self.closer.stop()
         w = self.window
         if w is not None:
@@ -214,10 +246,10 @@ def _answers(run: Run, rng: random.Random) -> dict:
     """How every question the action may ask is answered."""
     ckpt = str(run.folder / f"ckpt{rng.randrange(3)}.npz")
     return {
-        "unsaved": rng.choice(["discard", "discard", "save", "cancel"]),
-        "yes_no": rng.random() < 0.5,
+        "unsaved": rng.choice(["discard", "discard", "save", "cancel", "dialog"]),
+        "yes_no": rng.random() < 0.5 if rng.random() < 0.8 else "dialog",
         "save_path": rng.choice([ckpt, ckpt, "", str(run.folder / "missing-folder" / "x.npz")]),
-        "vocab_size": rng.choice([None, 2, 5, 40, 250, 5000]),
+        "vocab_size": rng.choice([None, 2, 5, 40, 250, 5000, "dialog"]),
         "restore": False,
     }
 
@@ -332,7 +364,8 @@ FIELD_VALUES = {
     "batch_size": ["1", "2", "5", "100", "0", "-3", "1.5", "", "999999999"],
     "embed_dim": ["1", "2", "5", "10", "0", "abc", "100000"],
     "hidden_dim": ["1", "3", "8", "24", "0", "-1", "99999999"],
-    "hidden_dims": ["8", "4, 4", "", "0", "a"],
+    "hidden_dims": ["8", "4, 4", "", "0", "none", "a", "3, 3, 3, 3", "2,2,2,2,2", "5,,5", "4, 0"],
+    "activations": ["sigmoid", "relu, tanh", "softplus", ""],
     "init_std": ["0.01", "0.1", "1", "100", "0", "-1", "1e400", "inf", "1e-300"],
     "seed": ["1", "2", "0", "-1", "4294967296", "abc"],
 }
@@ -344,7 +377,11 @@ def draw_hyper(run, rng):
     name = rng.choice(sorted(hv.inputs))
     editor = hv.inputs[name]
     if hasattr(editor, "count") and hasattr(editor, "setCurrentIndex"):  # a combo box
-        value = rng.randrange(max(1, editor.count()))
+        if editor.isEditable() and rng.random() < 0.4:  # typed into it: one per layer, or a name not registered
+            value = rng.choice([", ".join(rng.choice(_activation_names()) for _ in range(rng.randint(1, 5))),
+                                "softplus", "", "relu,", "SIGMOID"])
+        else:
+            value = rng.randrange(max(1, editor.count()))
     else:
         value = rng.choice(FIELD_VALUES.get(name, GENERIC_VALUES))
     return {"field": name, "value": value, "then": rng.choice(["enter", "apply", "leave", "nothing"]),
@@ -361,7 +398,12 @@ def do_hyper(run, args):
     editor = hv.inputs.get(args["field"])
     if editor is None:
         return
-    if isinstance(editor, QComboBox):
+    if isinstance(editor, QComboBox) and isinstance(args["value"], str):
+        editor.setFocus()
+        editor.lineEdit().selectAll()
+        QTest.keyClick(editor.lineEdit(), Qt.Key.Key_Delete)
+        QTest.keyClicks(editor.lineEdit(), args["value"])
+    elif isinstance(editor, QComboBox):
         editor.setCurrentIndex(min(int(args["value"]), editor.count() - 1))
     elif isinstance(editor, QLineEdit):
         editor.setFocus()
@@ -389,7 +431,7 @@ def _write_small_corpus(folder: Path, distinct: int = 40) -> Path:
 
 
 def draw_corpus(run, rng):
-    choice = rng.choice(["small", "small", "demo", "junk", "missing", "tiny"])
+    choice = rng.choice(["small", "small", "demo", "junk", "missing", "tiny", "folder", "hinton"])
     return {"corpus": choice, "answers": _answers(run, rng)}
 
 
@@ -399,6 +441,14 @@ def do_corpus(run, args):
     choice = args["corpus"]
     if choice == "demo":
         w.action_open_demo.trigger()
+    elif choice == "hinton":  # not downloaded in the run's cache folder: a message, nothing lost
+        w.action_open_hinton.trigger()
+    elif choice == "folder":  # a folder without the corpus's files
+        folder = run.folder / "not-a-corpus"
+        folder.mkdir(exist_ok=True)
+        (folder / "raw_sentences.txt").write_text("only one file\n", encoding="utf-8")
+        run.answers = {**run.answers, "folder": str(folder)}
+        w.action_open_corpus_folder.trigger()
     else:
         if choice == "small":
             path = _write_small_corpus(run.folder)
@@ -538,6 +588,235 @@ def do_panel_button(run, args):
         w.matrix_view.heatmap.rescale_button.click()
 
 
+def _activation_names() -> list[str]:
+    from core.layers import ACTIVATIONS
+
+    return sorted(ACTIVATIONS)
+
+
+def draw_network(run, rng):
+    """A whole new network typed into the hyperparameters panel: 0 to 4 hidden layers (now and then 5, refused),
+    small widths, one activation for all or one per layer, a small embedding and batch."""
+    depth = rng.choice([0, 1, 1, 2, 2, 3, 4, 4, 5])
+    widths = [rng.randint(1, 12) for _ in range(depth)]
+    names = _activation_names()
+    if depth and rng.random() < 0.5:
+        acts = ", ".join(rng.choice(names) for _ in range(depth if rng.random() < 0.85 else depth + 1))
+    else:
+        acts = rng.choice(names)
+    return {
+        "hidden_dims": ", ".join(map(str, widths)) if widths else rng.choice(["none", "", "0"]),
+        "activations": acts,
+        "embed_dim": str(rng.choice([1, 2, 4, 8])),
+        "batch_size": str(rng.choice([1, 2, 3, 10, 50])),
+        "init_std": rng.choice(["0.01", "0.1", "0.5", "1"]),
+        "then": rng.choice(["apply", "apply", "enter"]),
+        "answers": _answers(run, rng),
+    }
+
+
+def do_network(run, args):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    hv = run.window.hyperparams_view
+    run.window.docks["hyperparams_view"].raise_()
+    for field in ("embed_dim", "batch_size", "init_std", "activations", "hidden_dims"):
+        editor = hv.inputs.get(field)
+        if editor is None:
+            continue
+        line = editor.lineEdit() if hasattr(editor, "lineEdit") else editor
+        line.setFocus()
+        line.selectAll()
+        QTest.keyClick(line, Qt.Key.Key_Delete)
+        QTest.keyClicks(line, args[field])
+    if args["then"] == "enter":
+        QTest.keyClick(hv.inputs["hidden_dims"], Qt.Key.Key_Return)
+    else:
+        hv.apply_button.click()
+
+
+def draw_network_box(run, rng):
+    return {"box": rng.randrange(100), "how": rng.choice(["click", "click", "hover"])}
+
+
+def do_network_box(run, args):
+    """Click (or hover over) a box of the network diagram: the matrix view shows that layer's tensors."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = run.window
+    nv = w.network_view
+    layers = nv.layers
+    if not layers:
+        return
+    w.docks["network_view"].raise_()
+    spin(10)
+    rect = nv.box_rect(layers[args["box"] % len(layers)])
+    if rect.isEmpty():
+        return
+    where = rect.center().toPoint()
+    if args["how"] == "click":
+        QTest.mouseClick(nv, Qt.MouseButton.LeftButton, pos=where)
+    else:
+        QTest.mouseMove(nv, where)
+
+
+def draw_map_more(run, rng):
+    vocab = _vocab(run)
+    return {"what": rng.choice(["nearest", "k", "distance", "method", "labels"]), "row": rng.randrange(60),
+            "k": rng.randint(1, 50), "words": [rng.choice(vocab + ["zzz", "", "日本"]) for _ in range(2)],
+            "index": rng.randrange(6)}
+
+
+def do_map_more(run, args):
+    """The embedding map's other controls: a nearest word clicked, k, the distance of two words, the method."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = run.window
+    w.docks["embedding_map_view"].raise_()
+    m = w.embedding_map_view
+    spin(10)
+    what = args["what"]
+    if what == "nearest":
+        rows = m.nearest_table.rowCount()
+        if rows:
+            m.nearest_table.cellClicked.emit(args["row"] % rows, 0)  # as a click on the row does
+    elif what == "k":
+        m.k_spin.setValue(args["k"])
+    elif what == "distance":
+        for edit, word in zip(m.distance_edits, args["words"]):
+            edit.clear()
+            QTest.keyClicks(edit, word) if word.isascii() else edit.setText(word)
+        QTest.keyClick(m.distance_edits[1], Qt.Key.Key_Return)
+    elif what == "method":
+        if m.method_combo.count():
+            m.method_combo.setCurrentIndex(args["index"] % m.method_combo.count())
+    else:
+        m.all_labels_box.toggle()
+
+
+def draw_grad_rows(run, rng):
+    return {"what": rng.choice(["row", "row", "naive", "rows_combo"]), "row": rng.randrange(200)}
+
+
+def do_grad_rows(run, args):
+    """The embedding-gradient panel: select a touched word's row, show the naive update, all or touched rows."""
+    w = run.window
+    w.docks["embedding_grad_view"].raise_()
+    g = w.embedding_grad_view
+    spin(10)
+    what = args["what"]
+    if what == "row":
+        table = g.word_table
+        if table.rowCount():
+            table.selectRow(args["row"] % table.rowCount())
+    elif what == "naive":
+        g.naive_check.toggle()
+    else:
+        combo = g.rows_combo
+        if combo.count():
+            combo.setCurrentIndex(args["row"] % combo.count())
+            combo.activated.emit(combo.currentIndex())
+
+
+def draw_gradcheck_pick(run, rng):
+    vocab = _vocab(run)
+    return {"name": rng.randrange(40), "spins": [rng.randrange(-5, 6000) for _ in range(2)],
+            "word": rng.choice(vocab + ["zzz", ""]), "how": rng.choice(["spins", "word"])}
+
+
+def do_gradcheck_pick(run, args):
+    """The gradient check panel: pick a gradient, an entry (by index or by word), press Check."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = run.window
+    w.docks["gradcheck_view"].raise_()
+    g = w.gradcheck_view
+    spin(10)
+    if g.name_combo.count():
+        g.name_combo.setCurrentIndex(args["name"] % g.name_combo.count())
+    if args["how"] == "spins":
+        for spin_box, value in zip(g.index_spins, args["spins"]):
+            if spin_box.isVisible() and spin_box.isEnabled():
+                spin_box.setValue(value)
+    else:
+        combo = g.word_combos[0]
+        if combo.isVisible() and combo.isEnabled():
+            combo.lineEdit().setText(args["word"])
+            QTest.keyClick(combo.lineEdit(), Qt.Key.Key_Return)
+    if g.check_button.isEnabled():
+        g.check_button.click()
+
+
+def draw_export(run, rng):
+    what = rng.choice(["matrix", "loss", "map", "picture"])
+    ext = {"matrix": rng.choice([".csv", ".npy", ".txt", ""]), "loss": ".png", "map": ".png",
+           "picture": rng.choice([".png", ".jpg", ""])}[what]
+    path = rng.choice([str(run.folder / f"export-{what}{ext}"), "", str(run.folder / "missing-folder" / f"x{ext}")])
+    return {"what": what, "answers": {"save_path": path}}
+
+
+def do_export(run, args):
+    """File ▸ Export: the matrix on screen, the loss plot, the embedding map, a picture of the window."""
+    w = run.window
+    what = args["what"]
+    if what == "matrix":
+        w.matrix_view.export_action.trigger()
+    elif what == "loss":
+        w.loss_view.save_action.trigger()
+    elif what == "map":
+        w.embedding_map_view.export_action.trigger()
+    else:
+        w.action_save_picture.trigger()
+
+
+def draw_help(run, rng):
+    return {"which": rng.choice(["action_shortcuts", "action_guide", "action_about", "action_reset_layout"])}
+
+
+def do_help(run, args):
+    """Help ▸ …, or View ▸ Reset layout; a dialog that opens is answered by the closer."""
+    getattr(run.window, args["which"]).trigger()
+    spin(60)
+
+
+def draw_loss_controls(run, rng):
+    return {"what": rng.choice(["follow", "smoothing"]), "value": rng.randrange(0, 101)}
+
+
+def do_loss_controls(run, args):
+    lv = run.window.loss_view
+    if args["what"] == "follow":
+        lv.follow_box.toggle()
+    else:
+        slider = lv.smoothing_slider
+        slider.setValue(slider.minimum() + args["value"] * (slider.maximum() - slider.minimum()) // 100)
+
+
+def draw_keys(run, rng):
+    return {"keys": [rng.choice(["N", "B", "Space", "F10", "F11", "F5", "F1"]) for _ in range(rng.randint(1, 6))],
+            "focus": rng.choice(["window", "window", "prompt", "matrix"]), "answers": _answers(run, rng)}
+
+
+def do_keys(run, args):
+    """The keyboard shortcuts, pressed with the focus on the window, in the prompt or on the heatmap."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = run.window
+    target = {"window": w, "prompt": w.predictions_view.prompt, "matrix": w.matrix_view.heatmap}[args["focus"]]
+    target.setFocus()
+    s = w.session
+    for key in args["keys"]:
+        QTest.keyClick(target, getattr(Qt.Key, f"Key_{key}"))
+        spin(5)
+    if s.running:  # Space or F5 left it running: pause it again, as do_run does
+        w.action_run.trigger()
+
+
 def do_inject(run, args):
     """A deliberate fault, for the tests of this script: it must notice each kind (never drawn)."""
     from PySide6.QtCore import QTimer, qWarning
@@ -548,6 +827,30 @@ def do_inject(run, args):
             raise RuntimeError("injected: an exception in a slot")
 
         QTimer.singleShot(0, fail)
+    elif what == "thread":
+        import threading
+
+        def work():
+            raise RuntimeError("injected: an exception in a worker thread")
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    elif what == "override":  # caught by the guard of a Qt virtual: drawn as nothing, but reported
+        from PySide6.QtWidgets import QWidget
+
+        from explorer.guard import qt_override
+
+        class Broken(QWidget):
+            @qt_override
+            def paintEvent(self, event):  # noqa: N802 (Qt name)
+                raise RuntimeError("injected: an exception in paintEvent")
+
+        run.broken = Broken()
+        run.broken.resize(50, 50)
+        run.broken.show()
+        spin(50)
+        run.broken.close()
     elif what == "qt_warning":
         qWarning("QPainter::begin: injected, a painter on a device that is not ready")
     elif what == "crash":
@@ -571,6 +874,15 @@ ACTIONS = {
     "resize": (4, draw_resize, do_resize),
     "tab": (6, draw_tab, do_tab),
     "panel_button": (4, draw_panel_button, do_panel_button),
+    "network": (6, draw_network, do_network),
+    "network_box": (4, draw_network_box, do_network_box),
+    "map_more": (3, draw_map_more, do_map_more),
+    "grad_rows": (3, draw_grad_rows, do_grad_rows),
+    "gradcheck_pick": (3, draw_gradcheck_pick, do_gradcheck_pick),
+    "export": (2, draw_export, do_export),
+    "help": (1, draw_help, do_help),
+    "loss_controls": (2, draw_loss_controls, do_loss_controls),
+    "keys": (3, draw_keys, do_keys),
 }
 
 
@@ -591,17 +903,17 @@ def _map_selection(run: Run) -> bool:
     return m is not None and m.selected_word is not None
 
 
-def draw(run: Run, rng: random.Random) -> tuple[str, dict]:
+def draw(run: Run, rng: random.Random, known=KNOWN_UNFIXED) -> tuple[str, dict]:
     names = sorted(ACTIONS)
     while True:
         name = rng.choices(names, weights=[ACTIONS[n][0] for n in names])[0]
         args = ACTIONS[name][1](run, rng)
-        if "map selection then another corpus" in KNOWN_UNFIXED:
+        if "map selection then another corpus" in known:
             if name == "find":
                 args["then_corpus"] = False
             if name == "corpus" and _map_selection(run):
                 continue
-        if "init std 1e-300" in KNOWN_UNFIXED and name == "hyper" and args["value"] == "1e-300":
+        if "init std 1e-300" in known and name == "hyper" and args["value"] == "1e-300":
             continue
         return name, args
 
@@ -626,6 +938,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=12.0, help="time for actions (default 12), after start-up")
     p.add_argument("--max-actions", type=int, default=10_000)
     p.add_argument("--replay", type=Path, help="do the ACTION lines of this log instead of random ones")
+    p.add_argument("--include-known", action="store_true",
+                   help="draw the sequences of KNOWN_UNFIXED too (to see whether they still fail)")
     p.add_argument("--hang-after", type=float, help="seconds after start-up after which a run counts as hung (default: --seconds + 60)")
     args = p.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -654,7 +968,7 @@ def main(argv=None) -> int:
                 run.do(name, action_args)
         else:
             while time.monotonic() - started < args.seconds and run.count < args.max_actions:
-                name, action_args = draw(run, rng)
+                name, action_args = draw(run, rng, set() if args.include_known else KNOWN_UNFIXED)
                 run.do(name, action_args)
                 if run.problems:
                     break  # the first problem is the one to look at: stop with the log that led to it
@@ -671,6 +985,7 @@ def main(argv=None) -> int:
         "dialogs": run.dialogs,
         "qt_messages": run.qt_messages,
         "minibatches": run.window.session.trainer.step if run.window else None,
+        "networks": run.networks,
     }
     print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
     faulthandler.cancel_dump_traceback_later()

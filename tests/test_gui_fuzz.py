@@ -87,15 +87,17 @@ def test_random_user_actions_never_crash_hang_or_reach_the_error_handler(seed, t
 
 
 def test_the_script_notices_each_kind_of_failure_and_replays_a_log(tmp_path):
-    """An exception in a slot, a bad Qt warning, a crash and a hang each fail a run, from a replayed log."""
+    """An exception (in a slot, a thread, a guarded Qt override), a bad Qt warning, a crash and a hang each fail a
+    run, from a replayed log."""
+    faults = ("exception", "thread", "override", "qt_warning")
+    runs = {"faults": faults, "crash": ("crash",), "hang": ("hang",), "nothing": ()}
     procs = {}
-    for what in ("exception", "qt_warning", "crash", "hang", "nothing"):
+    for what, injected in runs.items():
         folder = tmp_path / what
         folder.mkdir()
         log = folder / "replay.log"
         steps = [{"action": "step_stage", "args": {"times": 2}}]
-        if what != "nothing":
-            steps.append({"action": "inject", "args": {"what": what}})
+        steps += [{"action": "inject", "args": {"what": kind}} for kind in injected]
         steps.append({"action": "type", "args": {"text": "the day", "mode": "set"}})
         log.write_text("SEED 5\n" + "".join(f"ACTION {json.dumps(s)}\n" for s in steps), encoding="utf-8")
         limit = ["--hang-after", "3"] if what == "hang" else []
@@ -106,11 +108,14 @@ def test_the_script_notices_each_kind_of_failure_and_replays_a_log(tmp_path):
     assert ok["status"] == 0, ok["stdout"][-2000:] + ok["stderr"][-2000:]
     assert ok["result"]["seed"] == 5 and ok["result"]["actions"] == 2  # replayed: the log's actions, in order
     assert [json.loads(a[7:])["action"] for a in ok["actions"]] == ["step_stage", "type"]
+    assert ok["result"]["problems"] == []
 
-    exc = got["exception"]
-    assert exc["status"] == 1 and any("injected: an exception in a slot" in p for p in exc["result"]["problems"])
-    warn = got["qt_warning"]
-    assert warn["status"] == 1 and any("QPainter::begin: injected" in p for p in warn["result"]["problems"])
+    bad = got["faults"]
+    assert bad["status"] == 1 and bad["result"]["actions"] == 2 + len(faults)  # a replay goes on to its end
+    problems = bad["result"]["problems"]
+    for injected in ("an exception in a slot", "an exception in a worker thread", "an exception in paintEvent",
+                     "QPainter::begin: injected"):
+        assert sum(injected in p for p in problems) == 1, (injected, problems)
     crash = got["crash"]
     assert crash["status"] == -signal.SIGSEGV and crash["result"] is None
     assert '"inject"' in crash["actions"][-1] and "Segmentation fault" in crash["stderr"]  # the culprit is named
