@@ -85,8 +85,13 @@ def pca(X, n_components: int = 2, reference: np.ndarray | None = None) -> Projec
     coordinates are 0 and their variance fraction is 0.
     """
     X = _checked(X)
-    mean = X.mean(axis=0)  # (d,)
-    Xc = X - mean  # (V, d)
+    # Work on X / 2**e with |entries| < 2: any finite size (1e-300 or 1e300) is centred and decomposed
+    # without overflow or underflow, and dividing by a power of two changes no digit.
+    _, e = np.frexp(np.abs(X).max())  # max = m·2**e with 0.5 ≤ m < 1 (e = 0 for an all-zero X)
+    scale = float(np.ldexp(1.0, int(e) - 1))
+    Xs = X / scale  # (V, d)
+    mean_s = Xs.mean(axis=0)  # (d,)
+    Xc = Xs - mean_s  # (V, d)
     _, S, Vt = np.linalg.svd(Xc, full_matrices=False)  # S (r,), Vt (r, d) with r = min(V, d)
     k = int(n_components)
     comps = np.zeros((k, X.shape[1]))
@@ -97,7 +102,14 @@ def pca(X, n_components: int = 2, reference: np.ndarray | None = None) -> Projec
     explained = np.zeros(k)
     if total > 0:
         explained[:m] = S[:m] ** 2 / total
-    coords = Xc @ comps.T  # (V, k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        coords = (Xc @ comps.T) * scale  # (V, k)
+        mean = mean_s * scale
+    if not (np.isfinite(coords).all() and np.isfinite(mean).all()):
+        raise ExplorerError(
+            f"the word vectors are too large to map (entries up to {np.abs(X).max():.3g}): "
+            "their coordinates exceed the largest number a float holds"
+        )
     return Projection(coords=coords, method="pca", components=comps, explained=explained, mean=mean)
 
 

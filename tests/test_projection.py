@@ -90,6 +90,29 @@ def test_one_dimensional_and_constant_inputs():
     np.testing.assert_allclose(q.explained, 0)
 
 
+@pytest.mark.parametrize("factor", [2.0**-1000, 1e-300, 1e-30, 1e30, 1e300, 2.0**1000])
+def test_any_finite_scale_projects_as_the_same_cloud_scaled(factor):
+    """Word vectors of any finite size (an init std of 1e-300, a checkpoint with weights of 1e300): the same
+    map, scaled, with the same variance fractions; centring or the SVD at that scale must not overflow or
+    underflow."""
+    X, *_ = low_rank(seed=3)
+    plain = pca(X)
+    p = pca(X * factor)
+    assert np.isfinite(p.coords).all() and np.isfinite(p.components).all()
+    np.testing.assert_allclose(p.components, plain.components, atol=1e-9)
+    np.testing.assert_allclose(p.explained, plain.explained, atol=1e-9)
+    np.testing.assert_allclose(p.coords, plain.coords * factor, rtol=1e-9, atol=1e-9 * factor)
+    np.testing.assert_allclose(p.mean, plain.mean * factor, rtol=1e-9, atol=1e-9 * factor)
+
+
+def test_vectors_whose_map_cannot_be_represented_are_a_clear_error():
+    """Entries near the largest float: a coordinate (±1.5e308·√8 along the diagonal) would be infinite."""
+    X = np.array([[1.5e308] * 8, [-1.5e308] * 8, [0.0] * 8])
+    assert np.isfinite(pca(X / 4).coords).all()  # a quarter of that size still has a map
+    with pytest.raises(ExplorerError, match="too large"):
+        pca(X)
+
+
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ExplorerError, match="non-finite"):
         pca(np.array([[0.0, np.nan], [1.0, 2.0]]))
