@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from explorer.widgets.heatmap import DIVERGING, SEQUENTIAL, Heatmap, format_value
+from explorer.widgets.heatmap import DIVERGING, LEVEL_LIMIT, SEQUENTIAL, Heatmap, format_value
 
 
 @pytest.fixture
@@ -107,6 +107,26 @@ def test_nan_and_inf_are_never_drawn_as_data(heatmap):
     # finite again: no mask, no note
     heatmap.set_data(np.ones((2, 3)), row_axis="example", col_axis="unit", name="bad")
     assert not heatmap._mask_item.isVisible() and not heatmap.note.isVisibleTo(heatmap)
+
+
+@pytest.mark.parametrize("kind, values", [
+    ("signed", [[1.5e308, -1e308], [3.0, 0.0]]),  # levels ±1.5e308: their width would be infinite
+    ("activation", [[1.7e308, -1.7e308], [0.0, 1.0]]),
+    ("signed", [[5e-324, -5e-324], [0.0, 0.0]]),  # the smallest floats there are
+])
+def test_any_finite_values_get_a_colour_scale_that_can_be_drawn(heatmap, qtbot, kind, values):
+    """Weights of 1e308 (a checkpoint can hold them): the colour bar's ticks are computed from the width of
+    the levels, which must stay finite; the largest values then take the end colours."""
+    a = np.array(values)
+    heatmap.set_data(a, row_axis="example", col_axis="unit", kind=kind, name="huge")
+    lo, hi = heatmap.levels()
+    assert np.isfinite(hi - lo) and hi > lo and hi >= min(np.abs(a).max(), LEVEL_LIMIT)
+    assert heatmap.color_bar.levels() == (lo, hi) and heatmap.image_item.getLevels().tolist() == [lo, hi]
+    axis = heatmap.color_bar.axis
+    assert axis.tickValues(*axis.range, 300)  # what its paint() computes first: no OverflowError
+    heatmap.rescale_button.click()
+    assert heatmap.levels() == (lo, hi)
+    assert not heatmap.grab().isNull()
 
 
 def test_word_ticks_thin_out_when_zoomed_out_and_show_every_word_zoomed_in(heatmap, vocab, qtbot):

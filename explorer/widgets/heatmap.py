@@ -76,6 +76,23 @@ _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _NUMBER_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
 _WORD_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 250, 500, 1000)
 
+# Colour levels the colour bar can draw: its ticks are computed from the levels' width, which overflows
+# beyond about ±9e307 and underflows to a zero tick spacing below about 1e-290. Values past the limit
+# take the end colours (the hover still tells their value).
+LEVEL_LIMIT = 1e300
+LEVEL_MIN_WIDTH = 1e-300
+
+
+def _drawable(levels: tuple[float, float]) -> tuple[float, float]:
+    """``levels`` (low < high) within ±LEVEL_LIMIT and at least LEVEL_MIN_WIDTH wide; symmetric ones stay so."""
+    lo, hi = max(levels[0], -LEVEL_LIMIT), min(levels[1], LEVEL_LIMIT)
+    if hi - lo < LEVEL_MIN_WIDTH:
+        if lo == -hi:
+            lo, hi = -LEVEL_MIN_WIDTH / 2, LEVEL_MIN_WIDTH / 2
+        else:
+            hi = lo + LEVEL_MIN_WIDTH
+    return (float(lo), float(hi))
+
 
 class AxisLabeller:
     """How one axis of an array names its indices (short tick text, long hover text, title).
@@ -637,6 +654,7 @@ class Heatmap(QWidget):
         self._geometry = None
 
     # ---- colour levels ---------------------------------------------------------------------------
+    # (levels are kept within ±LEVEL_LIMIT and at least LEVEL_MIN_WIDTH wide: _drawable)
     def _need(self, values: np.ndarray) -> tuple[float, float]:
         """The levels this data alone asks for."""
         if values.size:
@@ -659,6 +677,7 @@ class Heatmap(QWidget):
             base = need
         if not base[1] > base[0]:  # all zero (e.g. biases at the start): nothing to remember yet
             return (-1.0, 1.0) if self._kind == "signed" else (0.0, 1.0)
+        base = _drawable(base)
         if self._name is not None:
             self._memory[self._name] = base
         return base
