@@ -243,3 +243,22 @@ def test_works_with_a_tiny_network_and_batch(qtbot, demo_corpus):
         r = v.check(name, tuple(k - 1 for k in shape))
         assert r is not None and r.rel_error < 1e-6, name
     s.shutdown()
+
+
+def test_a_check_whose_numbers_are_not_finite_is_shown_not_raised(qtbot, demo_corpus):
+    """Weights so large that the logits overflow (a checkpoint can hold 1.5e308): the loss is NaN, so are
+    both gradients; the panel shows them as numbers that cannot be compared instead of raising."""
+    s = Session(demo_corpus, Config(embed_dim=2, hidden_dim=3, batch_size=2))
+    v = GradCheckView(s)
+    qtbot.addWidget(v)
+    s.model.params["W_o"][:] = 1.5e308  # z_o = h·W_o: three terms of about 0.75e308 overflow
+    result = v.check("b_o", (3,))
+    assert result is not None and not (np.isfinite(result.analytic) and np.isfinite(result.numeric))
+    shown = plain(v.verdict_label) + " " + " ".join(plain(label) for label in v.findChildren(type(v.verdict_label)))
+    assert "nan" in shown.lower() and "nothing to compare" in shown
+    assert "the backward pass for this entry is wrong" not in shown.lower()
+    for a, b in [(np.nan, 1.0), (np.inf, -np.inf), (np.nan, np.nan), (1.5, np.inf)]:
+        marked = gradcheck_view.agreeing_digits_html(a, b)
+        assert [html.unescape(re.sub(r"<[^>]+>", "", m)) for m in marked] == [f"{a:+.12e}", f"{b:+.12e}"]
+        assert "<b" not in "".join(marked)  # no digits agree between numbers that are not finite
+    s.shutdown()

@@ -105,10 +105,11 @@ def _sci(v: float) -> str:
 
 
 def agreeing_digits_html(a: float, b: float) -> tuple[str, str]:
-    """Both numbers in scientific notation with their common leading digits in bold green."""
+    """Both numbers in scientific notation with their common leading digits in bold green (none when
+    either is NaN or infinite: "+nan" and "+inf" have no digits to compare)."""
     sa, sb = _sci(a), _sci(b)
     n = 0
-    if sa.split("e")[1] == sb.split("e")[1]:
+    if math.isfinite(a) and math.isfinite(b) and sa.split("e")[1] == sb.split("e")[1]:
         mant_a, mant_b = sa.split("e")[0], sb.split("e")[0]
         while n < len(mant_a) and mant_a[n] == mant_b[n]:
             n += 1
@@ -124,6 +125,11 @@ def agreeing_digits_html(a: float, b: float) -> tuple[str, str]:
 def explanation(result: GradCheck) -> str:
     """One line on what the relative error says."""
     r = result.rel_error
+    if not (math.isfinite(result.analytic) and math.isfinite(result.numeric)):
+        return (
+            "Not both are finite numbers: with these weights the loss or its slope overflows, so there is "
+            "nothing to compare, and this says nothing about the backward pass. Reset, or load weights that train."
+        )
     if result.analytic == 0 and result.numeric == 0:
         why = "this entry has no effect on the loss of this minibatch"
         if result.name == "W_emb":
