@@ -211,7 +211,8 @@ class Config:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names - {"hidden_dim", "activation"}
         if unknown:
-            raise ConfigError(f"unknown hyperparameter{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
+            names = ", ".join(repr(k) if not str(k).isidentifier() else str(k) for k in sorted(unknown, key=str))
+            raise ConfigError(f"unknown hyperparameter{'s' if len(unknown) > 1 else ''}: {names}")
         for old, new in (("hidden_dim", "hidden_dims"), ("activation", "activations")):
             if old in d and new in d:
                 raise ConfigError(f"give {new} or {old}, not both")

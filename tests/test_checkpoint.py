@@ -529,6 +529,7 @@ def test_float32_weights_are_accepted_as_float64(saved):
         ({"config": {"hidden_dim": 6}}, "give hidden_dims or hidden_dim, not both"),
         ({"config": {"learning_rate": "fast"}}, "learning rate must be a finite number"),
         ({"config": {"colour": "blue"}}, "unknown hyperparameter: colour"),
+        ({"config": {"\n": None, "a b": 1}}, "unknown hyperparameters: '\\n', 'a b'"),  # one line, whatever the names
         ({"config": {"embed_dim": [4]}}, "embed dim must be a whole number"),
         ({"step": -1}, "the step count is malformed"),
         ({"step": "ten"}, "the step count is malformed"),
