@@ -283,7 +283,7 @@ def do_step_batch(run, args):
 
 
 def draw_run(run, rng):
-    return {"batches": rng.choice([1, 5, 30, 200, 600]), "key": rng.random() < 0.3}
+    return {"batches": rng.choice([1, 3, 10, 30, 100]), "key": rng.random() < 0.3}
 
 
 def do_run(run, args):
@@ -949,6 +949,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seconds", type=float, default=12.0, help="time for actions (default 12), after start-up")
     p.add_argument("--max-actions", type=int, default=10_000)
+    p.add_argument("--min-actions", type=int, default=0,
+                   help="go on past --seconds until this many actions are done (a busy machine is slow)")
     p.add_argument("--replay", type=Path, help="do the ACTION lines of this log instead of random ones")
     p.add_argument("--include-known", action="store_true",
                    help="draw the sequences of KNOWN_UNFIXED too (to see whether they still fail)")
@@ -979,7 +981,8 @@ def main(argv=None) -> int:
             for name, action_args in replay:
                 run.do(name, action_args)
         else:
-            while time.monotonic() - started < args.seconds and run.count < args.max_actions:
+            while (time.monotonic() - started < args.seconds or run.count < args.min_actions) \
+                    and run.count < args.max_actions:
                 name, action_args = draw(run, rng, {} if args.include_known else KNOWN_UNFIXED)
                 run.do(name, action_args)
                 if run.problems:
