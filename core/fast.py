@@ -159,6 +159,7 @@ class FastPath:
         self._ones_V = np.ones(self.vocab_size, self.dtype)
         self.scatter = PairScatter(self.velocity["W_emb"])  # the embedding's scatter-add, into its velocity
         self._buffers: OrderedDict[int, _Buffers] = OrderedDict()
+        self.last: _Buffers | None = None  # the buffers of the last minibatch trained (its h: core/health.py)
         self.version = -1
         self.load(model)
 
@@ -243,7 +244,7 @@ class FastPath:
         x: (N, 3) C-contiguous ``np.intp`` indices, t: (N,) ``np.intp``, all
         within the vocabulary (nothing checks them here).
         """
-        b = self._buffers_for(len(x))
+        b = self.last = self._buffers_for(len(x))
         self._forward(b, x, t)
         n = b.n
         loss = _softmax.cross_entropy_sum(b.row_sum, b.z_t, b.ce) / n

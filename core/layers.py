@@ -600,8 +600,11 @@ class Activation(Layer):
       g ← g ⊙ f′(z) from the output h alone (``tmp`` is scratch of g's shape):
       what the fast path runs, which keeps only h;
     * optionally ``kind`` and ``levels`` (how h is coloured), ``kinks`` (inputs
-      where f′ jumps: the gradient check steps around them), and ``change(z,
-      dz)``, f(z + dz) − f(z) computed without cancellation.
+      where f′ jumps: the gradient check steps around them), ``change(z,
+      dz)``, f(z + dz) − f(z) computed without cancellation, and
+      ``saturation(h)`` with ``saturation_text``: the fraction of a
+      minibatch's units that pass (almost) no gradient back, and what that
+      fraction counts (the gradient health view plots it; None: not measured).
     """
 
     name = ""
@@ -611,6 +614,12 @@ class Activation(Layer):
     kind = "activation"
     levels: tuple[float, float] | None = None
     kinks: tuple[float, ...] = ()
+    saturation_text = ""
+
+    @staticmethod
+    def saturation(h) -> float | None:
+        """The fraction of units of h (N, H) that pass (almost) no gradient back; None when not defined."""
+        return None
 
     def __init__(self, names: ActivationNames | None = None):
         super().__init__()
@@ -784,6 +793,12 @@ class Sigmoid(Activation):
     definition = "1/(1 + exp(−{z}))"
     derivative = "{h} ⊙ (1−{h})"
     levels = (0.0, 1.0)
+    saturation_text = "outputs beyond 0.99 of σ's range (below 0.005 or above 0.995), where σ′ < 0.005"
+
+    @staticmethod
+    def saturation(h) -> float:
+        h = np.asarray(h)
+        return float(np.count_nonzero(np.abs(h - 0.5) > 0.495)) / h.size
 
     @staticmethod
     def apply(z) -> np.ndarray:
@@ -833,6 +848,12 @@ class Tanh(Activation):
     derivative = "(1 − {h}²)"
     kind = "signed"
     levels = (-1.0, 1.0)
+    saturation_text = "outputs beyond 0.99 of tanh's range (|h| > 0.99), where tanh′ < 0.02"
+
+    @staticmethod
+    def saturation(h) -> float:
+        h = np.asarray(h)
+        return float(np.count_nonzero(np.abs(h) > 0.99)) / h.size
 
     @staticmethod
     def apply(z) -> np.ndarray:
@@ -869,6 +890,12 @@ class ReLU(Activation):
     definition = "max(0, {z})"
     derivative = "[{z} > 0]"
     kinks = (0.0,)
+    saturation_text = "dead units: 0 for every example of the minibatch, so no gradient passes them"
+
+    @staticmethod
+    def saturation(h) -> float:
+        h = np.asarray(h)
+        return 1.0 - float(np.count_nonzero(h.any(axis=0))) / h.shape[1]
 
     @staticmethod
     def apply(z) -> np.ndarray:

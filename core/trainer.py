@@ -8,7 +8,9 @@ Anything (the window, a test, the command line) drives one ``Trainer``:
   optionally stopping at a deadline so a window can keep its event loop free.
 
 Both paths take minibatches in the same order (a permutation of the training
-set per epoch, drawn from the seed) and apply the same mathematics.
+set per epoch, drawn from the seed) and apply the same mathematics. Both
+record the network's gradient health (``health``, core/health.py): after
+every stepped minibatch, and every ``health.every`` minibatches of a run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from .corpus import Corpus
 from .errors import ConfigError, DivergenceError
 from .fast import FastPath
+from .health import Health
 from .history import History
 from .model import CONTEXT, Config, FourGramModel
 from .stages import Stage, run_stages
@@ -69,6 +72,7 @@ class Trainer:
         self.batches_per_epoch = len(corpus.train) // c.batch_size
         self.valid_every = valid_every or validation_interval(self.batches_per_epoch)
         self.history = History()
+        self.health = Health(self.model)  # gradient norms, update ratios, saturation (core/health.py)
         self.step = 0  # completed minibatches
         # The stage of the minibatch on screen: the last one stepped (the update stage right after its
         # minibatch ends), None after a run, a roll-back or before any step. The window reads it from here.
@@ -233,6 +237,7 @@ class Trainer:
             fast.store(self.model)
         self.step = max(target, snap_step)
         self.history.truncate(self.step)
+        self.health.truncate(self.step)
         self._lr_trained = False  # the learning rate in force did not train: it diverged
         suggestion = None
         if first_bad == 0:
@@ -318,6 +323,7 @@ class Trainer:
             self._stages = None
             self.history.add_train(stage.loss)
             self._after_step()
+            self.health.record_model(self.step, self.model)
         return stage
 
     def finish_batch(self) -> Stage:
@@ -453,6 +459,8 @@ class Trainer:
         history, corpus, per_epoch, valid_every = self.history, self.corpus, self.batches_per_epoch, self.valid_every
         n, lr, mu = self.config.batch_size, self.learning_rate, self.momentum
         train, all_finite, add_train = fast.train_trusted, fast.all_finite, history.add_train
+        health = self.health
+        health_every = health.every if health.every > 0 else 1 << 62  # 0: no readings in runs
         X = T = None
         rows_epoch = -1
         start = self.step
@@ -471,6 +479,8 @@ class Trainer:
                     add_train(loss)
                     done += 1
                     self.step = step = step + 1
+                    if step % health_every == 0:  # from this minibatch's buffers, before a validation reuses them
+                        health.record_fast(step, fast, lr)
                     epoch_end = b + 1 == per_epoch
                     if epoch_end:
                         history.epoch_ends.append(step)
@@ -490,6 +500,7 @@ class Trainer:
             # call's fast-path minibatches, so they are forgotten and the fast path reloads from the model.
             self.step = start
             history.truncate(start)
+            self.health.truncate(start)
             self._forget_pending_after(start)
             fast.version = -1
             raise
