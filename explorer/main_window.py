@@ -43,6 +43,7 @@ from .settings import SETTINGS_ENV, settings_path  # noqa: F401  (where the wind
 from .panels.embedding_grad_view import EmbeddingGradView
 from .panels.embedding_map_view import EmbeddingMapView
 from .panels.gradcheck_view import GradCheckView
+from .panels.health_view import HealthView
 from .panels.hyperparams_view import HyperparamsView
 from .panels.loss_view import LossView
 from .panels.matrix_view import MatrixView
@@ -51,8 +52,8 @@ from .panels.predictions_view import PredictionsView
 
 
 # Panels that start in a tab behind another: built the first time they are shown or used, not at start-up.
-DEFERRED_PANELS = ("embedding_grad_view", "embedding_map_view", "gradcheck_view")
-LAYOUT_VERSION = 1  # of the saved dock layout: a layout saved by another version is not restored
+DEFERRED_PANELS = ("embedding_grad_view", "health_view", "embedding_map_view", "gradcheck_view")
+LAYOUT_VERSION = 2  # of the saved dock layout (2: the gradient health panel): another version's is not restored
 
 
 class _Panels(dict):
@@ -72,6 +73,7 @@ PANELS = (
     ("network_view", NetworkView, "Network"),
     ("matrix_view", MatrixView, "Matrices"),
     ("embedding_grad_view", EmbeddingGradView, "Embedding gradient"),
+    ("health_view", HealthView, "Gradient health"),
     ("loss_view", LossView, "Loss"),
     ("predictions_view", PredictionsView, "Predictions"),
     ("embedding_map_view", EmbeddingMapView, "Embedding map"),
@@ -491,6 +493,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(d["matrix_view"], d["loss_view"], Qt.Horizontal)
         self.splitDockWidget(d["loss_view"], d["predictions_view"], Qt.Vertical)
         self.tabifyDockWidget(d["matrix_view"], d["embedding_grad_view"])
+        self.tabifyDockWidget(d["embedding_grad_view"], d["health_view"])
         self.tabifyDockWidget(d["predictions_view"], d["embedding_map_view"])
         self.tabifyDockWidget(d["hyperparams_view"], d["gradcheck_view"])
         for dock in d.values():

@@ -367,9 +367,7 @@ FIELD_VALUES = {
     "momentum": ["0.9", "0", "0.5", "1", "-0.1", "x", ""],
     "batch_size": ["1", "2", "5", "100", "0", "-3", "1.5", "", "999999999"],
     "embed_dim": ["1", "2", "5", "10", "0", "abc", "100000"],
-    "hidden_dim": ["1", "3", "8", "24", "0", "-1", "99999999"],
-    "hidden_dims": ["8", "4, 4", "", "0", "none", "a", "3, 3, 3, 3", "2,2,2,2,2", "5,,5", "4, 0"],
-    "activations": ["sigmoid", "relu, tanh", "softplus", ""],
+    "hidden_width": ["1", "3", "8", "24", "0", "-1", "99999999", "a", "", "4, 4"],
     "init_std": ["0.01", "0.1", "1", "100", "0", "-1", "1e400", "inf", "1e-300"],
     "seed": ["1", "2", "0", "-1", "4294967296", "abc"],
 }
@@ -378,16 +376,15 @@ GENERIC_VALUES = ["1", "2", "0", "-1", "abc", "", "0.5"]
 
 def draw_hyper(run, rng):
     hv = run.window.hyperparams_view
+    if rng.random() < 0.15:  # a hidden layer added or removed (a fifth cannot be added: the button is disabled)
+        return {"field": rng.choice(["add_layer", "remove_layer"]), "value": rng.randrange(5),
+                "then": rng.choice(["apply", "nothing"]), "answers": _answers(run, rng)}
     name = rng.choice(sorted(hv.inputs))
     editor = hv.inputs[name]
     if hasattr(editor, "count") and hasattr(editor, "setCurrentIndex"):  # a combo box
-        if editor.isEditable() and rng.random() < 0.4:  # typed into it: one per layer, or a name not registered
-            value = rng.choice([", ".join(rng.choice(_activation_names()) for _ in range(rng.randint(1, 5))),
-                                "softplus", "", "relu,", "SIGMOID"])
-        else:
-            value = rng.randrange(max(1, editor.count()))
-    else:
-        value = rng.choice(FIELD_VALUES.get(name, GENERIC_VALUES))
+        value = rng.randrange(max(1, editor.count()))
+    else:  # hidden_width_2 draws from "hidden_width"
+        value = rng.choice(FIELD_VALUES.get(name.rstrip("0123456789").rstrip("_"), GENERIC_VALUES))
     return {"field": name, "value": value, "then": rng.choice(["enter", "apply", "leave", "nothing"]),
             "answers": _answers(run, rng)}
 
@@ -399,8 +396,14 @@ def do_hyper(run, args):
 
     hv = run.window.hyperparams_view
     run.window.docks["hyperparams_view"].raise_()
+    if args["field"] == "add_layer":
+        QTest.mouseClick(hv.add_layer_button, Qt.MouseButton.LeftButton)
+    elif args["field"] == "remove_layer" and hv.remove_buttons:
+        QTest.mouseClick(hv.remove_buttons[args["value"] % len(hv.remove_buttons)], Qt.MouseButton.LeftButton)
     editor = hv.inputs.get(args["field"])
     if editor is None:
+        if args["then"] == "apply":
+            hv.apply_button.click()
         return
     if isinstance(editor, QComboBox) and isinstance(args["value"], str):
         editor.setFocus()
@@ -623,16 +626,17 @@ def _activation_names() -> list[str]:
 
 def draw_network(run, rng):
     """A whole new network typed into the hyperparameters panel: 0 to 4 hidden layers (now and then 5, refused),
-    small widths, one activation for all or one per layer, a small embedding and batch."""
+    small widths (a fifth layer cannot be added: the button is disabled at four), one activation for all or one per
+    layer, a small embedding and batch."""
     depth = rng.choice([0, 1, 1, 2, 2, 3, 4, 4, 5])
     widths = [rng.randint(1, 12) for _ in range(depth)]
     names = _activation_names()
-    if depth and rng.random() < 0.5:
-        acts = ", ".join(rng.choice(names) for _ in range(depth if rng.random() < 0.85 else depth + 1))
+    if rng.random() < 0.5:
+        acts = [rng.choice(names) for _ in range(depth)]
     else:
-        acts = rng.choice(names)
+        acts = [rng.choice(names)] * depth
     return {
-        "hidden_dims": ", ".join(map(str, widths)) if widths else rng.choice(["none", "", "0"]),
+        "widths": [str(w) for w in widths],
         "activations": acts,
         "embed_dim": str(rng.choice([1, 2, 4, 8])),
         "batch_size": str(rng.choice([1, 2, 3, 10, 50])),
@@ -648,17 +652,24 @@ def do_network(run, args):
 
     hv = run.window.hyperparams_view
     run.window.docks["hyperparams_view"].raise_()
-    for field in ("embed_dim", "batch_size", "init_std", "activations", "hidden_dims"):
-        editor = hv.inputs.get(field)
-        if editor is None:
-            continue
-        line = editor.lineEdit() if hasattr(editor, "lineEdit") else editor
+    widths = args["widths"]
+    while len(hv.layer_rows) > len(widths) and hv.remove_buttons:  # as many rows as layers (at most four)
+        QTest.mouseClick(hv.remove_buttons[-1], Qt.MouseButton.LeftButton)
+    for _ in range(len(widths) - len(hv.layer_rows)):
+        QTest.mouseClick(hv.add_layer_button, Qt.MouseButton.LeftButton)
+    typed = {"embed_dim": args["embed_dim"], "batch_size": args["batch_size"], "init_std": args["init_std"]}
+    for i, (w, act) in enumerate(zip(widths, args["activations"]), 1):
+        if f"hidden_width_{i}" in hv.inputs:
+            typed[f"hidden_width_{i}"] = w
+            hv.inputs[f"hidden_activation_{i}"].setCurrentText(act)
+    for field, text in typed.items():
+        line = hv.inputs[field]
         line.setFocus()
         line.selectAll()
         QTest.keyClick(line, Qt.Key.Key_Delete)
-        QTest.keyClicks(line, args[field])
+        QTest.keyClicks(line, text)
     if args["then"] == "enter":
-        QTest.keyClick(hv.inputs["hidden_dims"], Qt.Key.Key_Return)
+        QTest.keyClick(hv.inputs["batch_size"], Qt.Key.Key_Return)
     else:
         hv.apply_button.click()
 

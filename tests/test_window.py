@@ -228,7 +228,7 @@ def test_reset_asks_first_when_training_is_unsaved(window):
 def test_a_new_network_from_the_hyperparameters_asks_the_window_first(window):
     s = window.session
     s.step_batch()
-    window.hyperparams_view.inputs["hidden_dims"].setText("33")
+    window.hyperparams_view.inputs["hidden_width_1"].setText("33")
     window.answers.unsaved = dialogs.CANCEL
     assert not window.hyperparams_view.apply_new_network()
     assert window.answers.asked == ["building a new network"] and s.trainer.step == 1
