@@ -183,6 +183,15 @@ class Trainer:
         snap = (self.step, self.model.state(out=spare[0]), self.learning_rate, self.momentum)
         self._snapshots = keep + [snap]
 
+    def state_before(self, batch: int) -> dict[str, np.ndarray] | None:
+        """The parameters and velocities (``model.state()``: W_emb ..., v_W_emb ...) after ``batch`` minibatches,
+        when a snapshot of them is still kept (the one a stepped minibatch starts from is, until the minibatch
+        after the next one starts); else None. Read only: the trainer reuses the arrays."""
+        for step, state, _lr, _mu in self._snapshots:
+            if step == batch:
+                return state
+        return None
+
     def prepare(self) -> None:
         """Do now, while nothing waits, what the first stage step would otherwise do: draw the epoch's order of the
         training rows and allocate the arrays of a snapshot (the first writes into new memory are slow)."""

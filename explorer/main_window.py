@@ -83,9 +83,11 @@ PANELS = (
 
 
 def stage_position_text(session) -> str:
-    """'Stage 3/14: Hidden — h = σ(z_h)', or where the next minibatch starts."""
+    """'Stage 3/14: Hidden — h = σ(z_h)', where the next minibatch starts, or that run mode trains."""
     stage = session.stage
     stages = session.model.stage_specs
+    if session.running:
+        return "Running: minibatches train without stopping at their stages (pause to step through one)"
     if stage is None:
         return f"Between minibatches: next is minibatch {session.trainer.step + 1}, stage 1/{len(stages)} {stages[0].title}"
     return f"Stage {stage.index + 1}/{len(stages)}: {stage.title} — {stage.formula}"
@@ -593,13 +595,13 @@ class MainWindow(QMainWindow):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
         self.status_batch.setToolTip("Minibatches completed in this epoch / minibatches per epoch")
-        self.status_speed.setToolTip("Training examples per second in run mode")
 
     def _connect(self) -> None:
         s = self.session
         s.stage_changed.connect(self._update_stage)
         s.stage_changed.connect(self._update_status)
         s.status_changed.connect(self._update_status)
+        s.status_changed.connect(self._update_stage)  # the minibatch count moved (run mode, a load...)
         s.network_changed.connect(self._fix_status_widths)
         s.network_changed.connect(self._update_status)
         s.network_changed.connect(self._update_title)
@@ -645,7 +647,12 @@ class MainWindow(QMainWindow):
             f"batch size {s.config.batch_size}, learning rate {t.learning_rate:g}, momentum {t.momentum:g}"
         )
         eps = s.examples_per_second
-        self.status_speed.setText(f"{eps:,.0f} examples/s" if eps > 0 else "– examples/s")
+        # A speed is shown while run mode trains; paused, nothing trains.
+        self.status_speed.setText(f"{eps:,.0f} examples/s" if s.running and eps > 0 else "– examples/s")
+        self.status_speed.setToolTip(
+            "Training examples per second in run mode"
+            + (f" (the last run: {eps:,.0f} a second)" if eps > 0 and not s.running else "")
+        )
         c = s.corpus
         a, b, v = c.sizes()
         self.status_corpus.setText(f"Corpus: {c.name} ({c.vocab_size} words; {a:,} / {b:,} / {v:,} 4-grams)")
@@ -661,6 +668,7 @@ class MainWindow(QMainWindow):
         self.action_run.setText("Pause" if running else "Run")
         self.action_run.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if running else QStyle.SP_MediaPlay))
         self._update_status()
+        self._update_stage()
 
     def _on_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)

@@ -74,6 +74,7 @@ class Session(QObject):
         self.stop_after: int | None = None  # run mode pauses by itself once trainer.step reaches this
         self._trainer = trainer if trainer is not None else Trainer(corpus, config or Config())
         self.tensors: dict[str, np.ndarray] = {}  # every array of the current minibatch so far
+        self._minibatch: dict[str, Stage] = {}  # the stages of the minibatch on screen so far, by name
         self.examples_per_second = 0.0
         self._dirty = False
         self._incidental = 0  # > 0 inside ``incidental()``: training then does not make the session dirty
@@ -152,6 +153,21 @@ class Session(QObject):
         finally:
             self._incidental -= 1
 
+    def stage_named(self, name: str) -> Stage | None:
+        """The stage ``name`` of the minibatch on screen, once computed (None before, and between minibatches)."""
+        stage, found = self.stage, self._minibatch.get(name)
+        return found if stage is not None and found is not None and found.batch == stage.batch else None
+
+    def weights_before(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+        """(parameters, velocities) the minibatch on screen was computed with: its update stage changes the
+        model's in place. None between minibatches (or when they are no longer kept). Read only."""
+        stage = self.stage
+        state = None if stage is None else self._trainer.state_before(stage.batch)
+        if state is None:
+            return None
+        model = self.model
+        return {k: state[k] for k in model.params}, {k: state["v_" + k] for k in model.velocity}
+
     def tensor(self, name: str) -> np.ndarray | None:
         """A named array: a parameter (``model.params``) or an array of the current minibatch."""
         if name in self.model.params:
@@ -162,6 +178,34 @@ class Session(QObject):
     def step_stage(self) -> Stage | None:
         """Compute the next stage; None (with the ``diverged`` signal) if training diverged."""
         self.pause()
+        stage = self._compute_stage()
+        if stage is not None:
+            self._announce_stage(stage)
+        return stage
+
+    def step_batch(self) -> Stage | None:
+        """Finish the minibatch in progress (or run one whole minibatch) stage by stage, then announce it once:
+        the views redraw for its last stage (the update), and find the others with ``stage_named``."""
+        return self.step_to(self.model.stage_specs[-1].name)
+
+    def step_to(self, name: str) -> Stage | None:
+        """Compute stages until the stage ``name`` (of the next minibatch when the one on screen has passed it),
+        then announce once, as one step. None (with the ``diverged`` signal) if training diverged."""
+        self.pause()
+        self.model.stage_spec(name)  # raises on a name this network has no stage for
+        updated = False
+        for _ in range(2 * len(self.model.stage_specs)):
+            stage = self._compute_stage()
+            if stage is None:
+                return None
+            updated = updated or stage.is_update
+            if stage.name == name:
+                break
+        self._announce_stage(stage, updated=updated)
+        return stage
+
+    def _compute_stage(self) -> Stage | None:
+        """The next stage, recorded but not announced; None (with the ``diverged`` signal) if training diverged."""
         starting = not self._trainer.in_batch
         try:
             stage = self._trainer.step_stage()
@@ -170,23 +214,21 @@ class Session(QObject):
             return None
         if starting:
             self.tensors = {}
+            self._minibatch = {}
         self.tensors.update(stage.arrays)
+        self._minibatch[stage.name] = stage
         if stage.is_update:
             self._trained()
+        return stage
+
+    def _announce_stage(self, stage: Stage, updated: bool = False) -> None:
+        """``stage`` was computed (``updated``: after an update stage, announced or not). The stage first: a view
+        that shows the stage's arrays then has no weights to redraw."""
+        self.stage_changed.emit(stage)
+        if updated or stage.is_update:
             self.weights_changed.emit()
             self.history_changed.emit()
             self.status_changed.emit()
-        self.stage_changed.emit(stage)
-        return stage
-
-    def step_batch(self) -> Stage | None:
-        """Finish the minibatch in progress (or run one whole minibatch) stage by stage."""
-        self.pause()
-        stage = None
-        while True:
-            stage = self.step_stage()
-            if stage is None or stage.is_update:
-                return stage
 
     # ---- run mode ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -298,6 +340,7 @@ class Session(QObject):
             self.examples_per_second = (s1 - s0) * self.config.batch_size / (t1 - t0)
         if self.tensors and self.stage is None:  # a stepped minibatch was on screen; training left none
             self.tensors = {}
+            self._minibatch = {}
             self.stage_changed.emit(None)
         if weights:
             self.weights_changed.emit()
@@ -336,6 +379,7 @@ class Session(QObject):
     def _between_minibatches(self) -> None:
         """No minibatch on screen any more, and new weights and history: tell every view."""
         self.tensors = {}
+        self._minibatch = {}
         self.stage_changed.emit(None)
         self.weights_changed.emit()
         self.history_changed.emit()

@@ -224,13 +224,25 @@ def test_formula_builder_is_a_pure_function_of_the_arrays():
     assert entry_formula("W_o", (0, 0), tensors) is None
 
 
-def test_view_started_after_the_update_does_not_use_updated_weights(session, qtbot):
-    session.step_batch()  # the view did not see the minibatch start
+def test_view_started_after_the_update_uses_the_weights_the_minibatch_used(session, qtbot):
+    session.step_batch()  # the view did not see the minibatch start: the session kept its weights
+    v = MatrixView(session)
+    qtbot.addWidget(v)
+    T = session.tensors
+    f = v.formula_for("dh", (0, 0))
+    assert f is not None and f.total is not None and "(W_o before the update)" in f.text
+    assert abs(f.total - T["dh"][0, 0]) <= 1e-12 * max(1.0, abs(T["dh"][0, 0]))
+    assert abs(f.total - T["dz_o"][0] @ session.model.params["W_o"][0]) > 0  # not the updated weights
+    assert v.formula_for("dW_o", (0, 0)).total is not None  # needs no weights
+
+
+def test_without_the_weights_before_the_update_a_formula_says_so(session, qtbot, monkeypatch):
+    session.step_batch()
+    monkeypatch.setattr(session.trainer, "state_before", lambda batch: None)  # no longer kept
     v = MatrixView(session)
     qtbot.addWidget(v)
     f = v.formula_for("dh", (0, 0))
     assert f.total is None and "already changed" in f.text
-    assert v.formula_for("dW_o", (0, 0)).total is not None  # needs no weights
 
 
 def test_show_layer_lists_the_layers_tensors(view, session):

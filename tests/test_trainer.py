@@ -448,3 +448,16 @@ def test_an_interrupted_run_drops_the_passes_it_started(demo_corpus, monkeypatch
     monkeypatch.undo()
     assert tr.step == 4 and tr.collect_validations()
     assert [s for s, _ in tr.history.valid] == [3]
+
+
+def test_state_before_a_stepped_minibatch_is_its_starting_weights(demo_corpus):
+    trainer = Trainer(demo_corpus, Config(batch_size=20))
+    trainer.run(3)
+    start = trainer.model.state()
+    trainer.finish_batch()  # minibatch 3, stage by stage: the update changes the weights in place
+    kept = trainer.state_before(3)
+    assert kept is not None and kept.keys() == start.keys()
+    for name, array in start.items():
+        np.testing.assert_array_equal(kept[name], array)
+    assert not np.array_equal(kept["W_o"], trainer.model.params["W_o"])
+    assert trainer.state_before(7) is None  # never the start of a minibatch kept

@@ -435,14 +435,12 @@ class EmbeddingGradView(QWidget):
         lay.addWidget(self.message_label)
         lay.addWidget(self.pages, 1)
 
-        self._pending = None  # an embedding-gradient stage reached while the panel was out of sight
+        self._behind = False  # the session moved on while the panel was out of sight: catch up when shown
+        self._said_at = None  # (stage on screen, its embedding-gradient stage) when the message was said
         session.stage_changed.connect(self._on_stage_changed)
         session.network_changed.connect(self._on_network_changed)
-        stage = session.stage
-        if stage is not None and stage.name == STAGE_NAME:
-            self._show_stage(stage)
-        else:
-            self._clear()
+        self._clear()
+        self._sync()
 
     # ---- what is shown (for tests, scripts and the main window) -------------------------------
     @property
@@ -570,21 +568,15 @@ class EmbeddingGradView(QWidget):
     def step_to_embedding_gradient(self):
         """Step stages until the embedding gradient has been computed; the stage, or None if it diverged.
 
-        When the embedding gradient is on screen already, this goes to the next minibatch's.
+        When the embedding gradient is on screen already, this goes to the next minibatch's. The stages on
+        the way are computed as one step: the views redraw once.
         """
         self.message_label.hide()
-        stage = None
-        for _ in range(len(self.session.model.stage_specs) + 1):
-            try:
-                stage = self.session.step_stage()
-            except ExplorerError as err:
-                self._say(str(err))
-                return None
-            if stage is None:  # diverged: the session explains it
-                return None
-            if stage.name == STAGE_NAME:
-                return stage
-        return stage
+        try:
+            return self.session.step_to(STAGE_NAME)  # None if it diverged: the session explains it
+        except ExplorerError as err:
+            self._say(str(err))
+            return None
 
     def teaching_batch(self) -> bool:
         """Batch size 2 and the next minibatch in which some word occurs twice, at its embedding gradient.
@@ -646,32 +638,40 @@ class EmbeddingGradView(QWidget):
             return False
 
     # ---- session announcements ----------------------------------------------------------------
-    def _on_stage_changed(self, stage) -> None:
-        if stage is None:
-            self._pending = None
-            self._clear()
-        elif stage.name == STAGE_NAME:
-            if on_screen(self):
-                self._show_stage(stage)
-            else:  # behind another tab: fill the tables once it comes forward
-                self._pending = stage
-        elif self._pending is not None and stage.batch == self._pending.batch:
-            pass  # still that minibatch: shown when the panel comes forward
-        elif self._stage is not None and stage.batch == self._stage.batch and stage.index >= self._stage_number()[0]:
-            self._set_header(after_update=True)  # the same minibatch: its gradients are still current
-        else:
-            self._pending = None
-            self._clear()
+    def _on_stage_changed(self, _stage=None) -> None:
+        if on_screen(self):
+            self._sync()
+        else:  # behind another tab: catch up once it comes forward
+            self._behind = True
+            if self.session.stage_named(STAGE_NAME) is None:
+                self._clear()  # cheap, and nothing old is left to show
 
     @qt_override
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
-        if self._pending is not None:
-            stage, self._pending = self._pending, None
-            self._show_stage(stage)
+        if self._behind:
+            self._sync()
+
+    def _sync(self) -> None:
+        """Show what the session holds now: the embedding gradient of the minibatch on screen once it is
+        computed (through the rest of that minibatch), else the introduction."""
+        self._behind = False
+        s = self.session
+        if self._said_at is not None and self.message_label.isVisible():
+            stage, gradient = self._said_at
+            if s.stage is not stage and (gradient is None or s.stage_named(STAGE_NAME) is not gradient):
+                self._say("")  # said about something no longer on screen
+        gradient = s.stage_named(STAGE_NAME)
+        if gradient is None:
+            self._clear()
+        elif gradient is not self._stage:
+            self._show_stage(gradient)
+        else:
+            self._set_header()
 
     def _on_network_changed(self) -> None:
-        self._pending = None
+        self._behind = False
+        self._say("")
         for hm in (self.heatmap, self.naive_heatmap):
             hm.forget_levels()
         self._clear()
@@ -731,11 +731,15 @@ class EmbeddingGradView(QWidget):
         )
 
     def _say(self, text: str) -> None:
+        """A message about what is on screen now: it goes once the session shows something else."""
         self.message_label.setText(text)
         self.message_label.setVisible(bool(text))
+        self._said_at = (self.session.stage, self.session.stage_named(STAGE_NAME)) if text else None
 
-    def _set_header(self, *, after_update: bool = False) -> None:
+    def _set_header(self) -> None:
         st = self._stage
+        now = self.session.stage
+        after_update = now is not None and now.batch == st.batch and now.index > st.index
         dW = st.arrays["dW_emb"]
         V, d = dW.shape
         n = st.arrays["de"].shape[0]

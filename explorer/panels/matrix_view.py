@@ -10,14 +10,13 @@ Hovering an entry of a computed array writes its formula out with the real
 operands, e.g. ``dW_o[j=12, v='the'] = Σₙ h[n,12]·dz_o[n,'the'] = 0.51·(−0.0091)
 + … = −0.00412``. The text comes from the model (``FourGramModel.entry_formula``:
 the layer that computes the array writes it). The weights a formula needs are the ones
-the minibatch used: the view copies them when a minibatch starts, because the
-update stage changes them in place.
+the minibatch used, which the session keeps (``Session.weights_before``): the
+update stage changes the model's in place.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -47,16 +46,6 @@ KIND_TEXT = {
 # ---- the panel ------------------------------------------------------------------------------
 
 
-@dataclass
-class _BatchMemory:
-    """What a minibatch computed with, kept because the update stage overwrites it."""
-
-    batch: int = -1
-    weights: dict[str, np.ndarray] | None = None  # parameters before the update
-    velocity: dict[str, np.ndarray] | None = None  # velocities before the update
-    extras: dict | None = None  # the update stage's learning rate and momentum
-
-
 class MatrixView(QWidget):
     """Heatmaps of the current stage's arrays (or the parameters, or a layer's tensors)."""
 
@@ -70,7 +59,6 @@ class MatrixView(QWidget):
         self._layer: str | None = None
         self._names: list[str] = []
         self._arrays: dict[str, np.ndarray] = {}  # stage mode: the stage's arrays
-        self._memory = _BatchMemory()
         self._drawn_version: int | None = None
         self._stale = False
         self.redraws = 0  # heatmap updates so far (for tests and the benchmark)
@@ -191,13 +179,11 @@ class MatrixView(QWidget):
     # ---- session announcements --------------------------------------------------------------------
     def _on_network_changed(self) -> None:
         self.heatmap.forget_levels()
-        self._memory = _BatchMemory()
 
     def _on_stage_changed(self, stage) -> None:
         if stage is None:
             self._show_parameters()
             return
-        self._remember(stage)
         first = [n for n in stage.spec.arrays if n in stage.arrays]  # the main array first
         names = first + [n for n in stage.arrays if n not in first]
         self._mode = "stage"
@@ -224,21 +210,6 @@ class MatrixView(QWidget):
         if self._stale:
             self._stale = False
             self._draw()
-
-    def _remember(self, stage) -> None:
-        """Copy the weights and velocities a new minibatch computes with (the update overwrites them)."""
-        if stage.batch != self._memory.batch:
-            model = self.session.model
-            if not stage.is_update:  # the parameters are still the ones this minibatch uses
-                self._memory = _BatchMemory(
-                    stage.batch,
-                    {k: v.copy() for k, v in model.params.items()},
-                    {k: v.copy() for k, v in model.velocity.items()},
-                )
-            else:
-                self._memory = _BatchMemory(stage.batch)
-        if stage.is_update:
-            self._memory.extras = dict(stage.extras)
 
     # ---- public actions ---------------------------------------------------------------------------
     def show_layer(self, layer: str) -> None:
@@ -442,10 +413,11 @@ class MatrixView(QWidget):
             tensors.update(self._arrays)
         if name not in tensors:
             return None
-        same_batch = self.session.stage is not None and self._memory.batch == self.session.stage.batch
-        m = self._memory if same_batch else _BatchMemory()
+        weights, velocity = self.session.weights_before() or (None, None)
+        update = self.session.stage_named("update")
+        extras = dict(update.extras) if update is not None else None
         return self.session.model.entry_formula(
-            name, index, tensors, weights=m.weights, velocity=m.velocity, extras=m.extras, vocab=self.session.vocab
+            name, index, tensors, weights=weights, velocity=velocity, extras=extras, vocab=self.session.vocab
         )
 
     def _formula_hint(self, name: str) -> str:

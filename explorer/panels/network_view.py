@@ -79,23 +79,29 @@ class NetworkView(QWidget):
             self.backward = stage.is_backward
             self.stage_title = stage.title
             self.stage_name = stage.name
-            if stage.loss is not None:
-                self._loss_text = f"L = {stage.loss:.3f}"
+        self._loss_text = self.loss_text()
         self.update()
 
     def _on_network_changed(self) -> None:
-        self._loss_text = ""
+        self._loss_text = self.loss_text()
         self.update()
 
     def _on_weights_changed(self) -> None:
         """Only the loss box's text can change: repaint that box alone (run mode does this many times a second)."""
-        ce = self.session.trainer.history.train_ce
-        text = f"last L = {ce[-1]:.3f}" if len(ce) else self._loss_text
+        text = self.loss_text()
         if text == self._loss_text:
             return
         self._loss_text = text
         rect = self._layout().get("loss")
         self.update() if rect is None else self.update(rect.toAlignedRect().adjusted(-4, -4, 4, 4))
+
+    def loss_text(self) -> str:
+        """The loss box's last line: the loss of the minibatch on screen once computed, else the last one trained."""
+        stage = self.session.stage
+        if stage is not None and stage.loss is not None:
+            return f"L = {stage.loss:.3f}"
+        ce = self.session.trainer.history.train_ce
+        return f"last L = {ce[-1]:.3f}" if len(ce) else ""
 
     # ---- the text of each box -------------------------------------------------------------
     @property
