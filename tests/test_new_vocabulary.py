@@ -170,3 +170,97 @@ def test_word_labels_draw_nothing_while_their_positions_belong_to_another_vocabu
     plot.getViewBox().autoRange()
     plot.grab()
     assert caught == [] and len(labels.drawn) > 0
+
+
+# ---- the other panels -------------------------------------------------------------------------
+
+
+def pick_output_weight(view, qtbot, unit: int, word: str) -> None:
+    """The gradient check's pickers on ∂L/∂W_o[unit, word], as a user sets them (the word typed, with Enter)."""
+    view.name_combo.setCurrentIndex(view.name_combo.findData("W_o"))
+    view.index_spins[0].setValue(unit)
+    view.word_combos[1].lineEdit().setText(word)
+    qtbot.keyClick(view.word_combos[1].lineEdit(), Qt.Key_Return)
+
+
+def test_the_gradient_check_keeps_the_word_picked_not_its_row(window, qtbot, caught, tmp_path):
+    view = window.panel("gradcheck_view")
+    window.docks["gradcheck_view"].raise_()
+    pick_output_weight(view, qtbot, 5, "he")
+    assert view.index_spins[1].value() == window.session.model.index["he"] == 27
+    open_text(window, qtbot, write_corpus(tmp_path / "forty.txt", FORTY, rare=["he"]))
+    model = window.session.model
+    assert view.name_combo.currentData() == "W_o"
+    assert view.index_spins[0].value() == 5  # a hidden unit is still that unit
+    assert view.index_spins[1].value() == model.index["he"] != 27
+    assert view.word_combos[1].currentText() == "he"
+    with qtbot.waitSignal(view.checked):
+        view.check_button.click()
+    assert view.result is not None and tuple(view.result.index) == (5, model.index["he"])
+    open_text(window, qtbot, write_corpus(tmp_path / "other.txt", [f"u{i}" for i in range(30)]))
+    assert view.index_spins[1].value() == 0 and view.word_combos[1].currentText() == "u0"
+    assert "'he' is not in this vocabulary." in view.message_label.text()
+    assert caught == []
+
+
+def test_the_embedding_gradient_panel_drops_its_row_with_the_old_network(window, qtbot, caught, tmp_path):
+    window.docks["embedding_grad_view"].raise_()
+    view = window.panel("embedding_grad_view")
+    qtbot.waitUntil(lambda: not view.visibleRegion().isEmpty())
+    assert view.step_to_embedding_gradient() is not None and view.showing
+    row = window.session.model.index["he"] if window.session.model.index["he"] in view.list_order() \
+        else view.list_order()[-1]
+    view.select_row(row)
+    assert view.selected_row() == row and view.shown_contributions()
+    open_text(window, qtbot, write_corpus(tmp_path / "forty.txt", FORTY))
+    window.grab()
+    assert caught == []
+    assert not view.showing and view.selected_row() is None and view.list_order() == []
+    assert view.shown_contributions() == [] and view.pages.currentIndex() == 0
+    assert view.step_to_embedding_gradient() is not None  # and the new network's gradient shows
+    vocab = window.session.vocab
+    assert [view.word_table.item(i, 0).text() for i in range(view.word_table.rowCount())] == [
+        vocab[r] for r in view.list_order()
+    ]
+
+
+def test_the_matrix_view_keeps_its_tab_by_name_and_draws_the_new_shapes(window, qtbot, caught, tmp_path):
+    view = window.matrix_view
+    names = view.array_names()
+    view.tabs.setCurrentIndex(names.index("W_o"))
+    view.heatmap.select_cell(3, 200)  # an entry of a word far down the old vocabulary
+    view.heatmap.show_columns(190, 40)
+    open_text(window, qtbot, write_corpus(tmp_path / "forty.txt", FORTY))
+    window.grab()
+    assert caught == []
+    assert view.current_name() == "W_o"
+    W_o = window.session.model.params["W_o"]
+    assert view.displayed_array().shape == W_o.shape == (W_o.shape[0], 40)
+    assert view.heatmap.col_labeller.names == window.session.vocab
+    assert not view.heatmap._marker.isVisible()
+    (x0, x1), _ = view.heatmap.view_box.viewRange()
+    assert x0 < 40 and x1 > 0  # the columns on screen are columns of the new matrix
+    # a stage's array on screen: the new network starts between minibatches, on the parameters
+    for _ in range(4):
+        window.action_step_stage.trigger()
+    assert view.current_name() == "z_o" and view.mode == "stage"
+    open_text(window, qtbot, write_corpus(tmp_path / "again.txt", FORTY[:30]))
+    assert view.mode == "params" and view.current_name() == "W_emb"
+    assert view.displayed_array().shape == window.session.model.params["W_emb"].shape
+
+
+def test_predictions_read_the_typed_words_in_the_new_vocabulary(window, qtbot, caught, tmp_path):
+    view = window.predictions_view
+    view.set_text("he is in")
+    assert view.context_words() == ("he", "is", "in")
+    open_text(window, qtbot, write_corpus(tmp_path / "forty.txt", FORTY, rare=["he", "is", "in"]))
+    assert view.prompt.text() == "he is in"  # the user's words stay, read in the new vocabulary
+    assert view.context_words() == ("he", "is", "in")
+    vocab = set(window.session.vocab)
+    assert {w for w, _ in view.shown_predictions()} <= vocab
+    assert {w for w, *_ in view.evidence()} <= vocab
+    open_text(window, qtbot, write_corpus(tmp_path / "other.txt", FORTY))
+    assert view.context_words() is None and view.shown_predictions() == []
+    assert "“he” is not in the vocabulary" in view.status_text()
+    window.grab()
+    assert caught == []

@@ -175,6 +175,7 @@ class GradCheckView(QWidget):
         self._job_timer = QTimer(self)
         self._job_timer.setInterval(0)
         self._job_timer.timeout.connect(self._continue_check_all)
+        self._picked_axes: tuple[str, ...] = ()  # what the axes of the picked gradient mean ("unit", "word"...)
         self._build()
         self._rebuild_pickers()
         self._update_context()
@@ -399,9 +400,15 @@ class GradCheckView(QWidget):
         self.context_label.setText(text)
 
     # ---- pickers ----------------------------------------------------------------------------
-    def _rebuild_pickers(self) -> None:
+    def _rebuild_pickers(self) -> list[str]:
+        """Pickers for the current network, on the entry picked before where it still exists: the same array,
+        the same word (looked up in the new vocabulary), the same unit or example where it fits. Returns the
+        words picked before that the new vocabulary lacks (their boxes go to its first word)."""
         model = self.session.model
         current = self.name_combo.currentData() or "W_o"
+        # What was picked, read before the pickers change: a word axis by its word, the others by index.
+        before = [(kind, self.word_combos[a].currentText(), self.index_spins[a].value())
+                  for a, kind in enumerate(self._picked_axes)]
         self.name_combo.blockSignals(True)
         self.name_combo.clear()
         checkable = gradcheck.checkable(model)
@@ -423,6 +430,21 @@ class GradCheckView(QWidget):
             combo.setCompleter(completer)
             combo.blockSignals(False)
         self._configure_axes()
+        lost = []
+        if self._picked_name() == current:
+            for a, (kind, word, value) in enumerate(before[: len(self._picked_axes)]):
+                spin = self.index_spins[a]
+                if kind != self._picked_axes[a]:
+                    continue  # an axis of another kind now (another architecture): left where it was put
+                if kind != "word":
+                    spin.setValue(min(value, spin.maximum()))
+                elif word in model.index:
+                    spin.setValue(model.index[word])
+                else:
+                    lost.append(word)
+                    spin.setValue(0)
+                self._on_spin(a)
+        return lost
 
     def _picked_name(self) -> str:
         return self.name_combo.currentData() or gradcheck.checkable(self.session.model)[0]
@@ -431,6 +453,7 @@ class GradCheckView(QWidget):
         name = self._picked_name()
         shape = gradcheck.gradient_shape(self.session.model, name)
         kinds = self._axes(name)
+        self._picked_axes = tuple(kinds[: len(shape)])
         for a in range(2):
             visible = a < len(shape)
             for w in (self.axis_labels[a], self.index_spins[a], self.axis_notes[a]):
@@ -795,9 +818,9 @@ class GradCheckView(QWidget):
         self.result = None
         self.report = None
         self._result_key = self._report_key = None
-        self._rebuild_pickers()
+        lost = self._rebuild_pickers()
         self._update_context()
-        self._say("")
+        self._say(" ".join(f"'{w}' is not in this vocabulary." for w in lost), note=True)
         self.entry_label.setText("New network: pick an entry and press Check.")
         for lab in (self.analytic_label, self.numeric_label, self.step_label, self.abs_label, self.rel_label):
             lab.setText("—")
