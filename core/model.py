@@ -61,6 +61,11 @@ from .spelling import Speller
 
 MAX_HIDDEN_LAYERS = 4
 HIDDEN_WIDTH_LIMITS = (1, 5000)
+# The smallest init std that can train: run mode computes in float32, whose smallest numbers are about 1e-38
+# (1e-45 with subnormals). Weights drawn with a smaller std round to 0 there, and a network whose weights are
+# all 0 stays symmetric: every word vector stays 0 and every hidden unit learns the same thing.
+MIN_INIT_STD = 1e-30
+MAX_INIT_STD = 100.0
 
 
 # ---- the naming rule (see the module docstring) --------------------------------------------------------
@@ -196,8 +201,13 @@ class Config:
             raise ConfigError(f"learning rate must be above 0 and at most 10000, got {self.learning_rate:g}")
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"momentum must be at least 0 and below 1, got {self.momentum:g}")
-        if not 0.0 < self.init_std <= 100.0:
-            raise ConfigError(f"init std must be above 0 and at most 100, got {self.init_std:g}")
+        if not 0.0 < self.init_std <= MAX_INIT_STD:
+            raise ConfigError(f"init std must be above 0 and at most {MAX_INIT_STD:g}, got {self.init_std:g}")
+        if self.init_std < MIN_INIT_STD:
+            raise ConfigError(
+                f"init std must be at least {MIN_INIT_STD:g}, got {self.init_std:g}: smaller weights round to 0 in "
+                "training's 32-bit arithmetic, and a network of zeros never learns word vectors"
+            )
         return self
 
     def to_dict(self) -> dict:

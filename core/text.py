@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["tokenize", "split_lowered", "plural", "ABBREVIATIONS", "CLITICS"]
+__all__ = ["tokenize", "split_lowered", "plural", "decimals", "ABBREVIATIONS", "CLITICS"]
 
 #: Words whose full stop is theirs (the Hinton vocabulary has mr. ms. dr.).
 ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "jr.", "sr.", "prof.", "vs.", "etc."})
@@ -79,3 +79,12 @@ def plural(n: int, noun: str, plural_form: str | None = None) -> str:
         else:
             plural_form = noun + "s"
     return f"{n:,} {plural_form}"
+
+
+def decimals(value: float, places: int = 3) -> str:
+    """``value`` with ``places`` decimals ("4.198"), as losses and distances are shown; from a million on (and
+    for NaN or infinity) in short scientific form ("1e+308"), never as hundreds of digits."""
+    v = float(value)
+    if abs(v) < 1e6:  # False for NaN
+        return f"{v:.{places}f}"
+    return f"{v:.{places + 1}g}"

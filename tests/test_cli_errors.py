@@ -169,6 +169,7 @@ def test_the_wrong_number_of_words(capsys, demo_checkpoint):
         ("--hidden-dims", "128,x", "hidden sizes must be whole numbers separated by commas"),
         ("--activation", "relu,tanh", "1 hidden layer needs one activation, got 2"),
         ("--init-std", "0", "init std must be above 0"),
+        ("--init-std", "1e-300", "init std must be at least 1e-30, got 1e-300: smaller weights round to 0"),
     ],
 )
 def test_hyperparameters_that_cannot_work(capsys, option, value, fragment):

@@ -349,3 +349,18 @@ def test_vocabulary_checks():
         FourGramModel(["a"])
     with pytest.raises(ConfigError):
         FourGramModel(["a", "b", "a"])
+
+
+def test_an_init_std_whose_weights_round_to_zero_in_training_is_refused():
+    from core.model import MIN_INIT_STD
+
+    # at the limit, every initial weight survives the 32-bit copy run mode trains on
+    model = FourGramModel([f"w{i}" for i in range(20)], Config(embed_dim=4, hidden_dim=5, init_std=MIN_INIT_STD))
+    for name, theta in model.params.items():
+        if name.startswith("W"):
+            assert np.count_nonzero(theta.astype(np.float32)) == theta.size, name
+    # far below it, they all become 0 there: nothing breaks the symmetry, so the network cannot learn
+    assert np.count_nonzero((1e-300 * np.ones(3)).astype(np.float32)) == 0
+    with pytest.raises(ConfigError, match=r"init std must be at least 1e-30, got 1e-300: smaller weights round to 0"):
+        Config(init_std=1e-300).validate()
+    Config(init_std=MIN_INIT_STD).validate()

@@ -21,6 +21,7 @@ turn at most, and not at all while the panel is hidden.
 from __future__ import annotations
 
 import html
+import math
 import time
 
 import numpy as np
@@ -50,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from core import projection
 from core.errors import ExplorerError, UnknownWordError
-from core.text import plural
+from core.text import decimals, plural
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..guard import qt_override
@@ -761,7 +762,7 @@ class EmbeddingMapView(QWidget):
         for r, (w, dist) in enumerate(self.neighbours):
             a = QTableWidgetItem(w)
             a.setForeground(NEIGHBOUR_COLOUR.darker(120))
-            b = QTableWidgetItem(f"{dist:.3f}")
+            b = QTableWidgetItem(decimals(dist))
             b.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.nearest_table.setItem(r, 0, a)
             self.nearest_table.setItem(r, 1, b)
@@ -832,8 +833,8 @@ class EmbeddingMapView(QWidget):
         self._pair = (model.vocab[a], model.vocab[b])
         self.distance_label.setText(
             f"distance(<b>{html.escape(model.vocab[a])}</b>, <b>{html.escape(model.vocab[b])}</b>) = "
-            f"<b style='color:{PAIR_COLOUR.name()}'>{d:.3f}</b><br>"
-            f"<span style='color:#555'>typical distance between two words: {self.median_distance():.3f} "
+            f"<b style='color:{PAIR_COLOUR.name()}'>{decimals(d)}</b><br>"
+            f"<span style='color:#555'>typical distance between two words: {decimals(self.median_distance())} "
             f"(median over all pairs)</span>"
         )
         self._update_marks()
@@ -845,10 +846,17 @@ class EmbeddingMapView(QWidget):
         if self._median_cache is not None and self._median_cache[:2] == key:
             return self._median_cache[2]
         W = np.asarray(model.params["W_emb"], dtype=np.float64)  # (V, d)
+        # Measured on W / 2**e with entries below 2 in size, then scaled back: vectors of any finite size
+        # (a checkpoint can hold 1e300) give their distance, not an overflow.
+        top = float(np.abs(W).max()) if W.size else 0.0
+        e = math.frexp(top)[1] if 0.0 < top < math.inf else 0
+        W = np.ldexp(W, -e)
         sq = (W * W).sum(axis=1)
         d2 = sq[:, None] + sq[None, :] - 2.0 * (W @ W.T)  # (V, V)
         iu = np.triu_indices(len(W), k=1)
         median = float(np.median(np.sqrt(np.maximum(d2[iu], 0.0)))) if len(iu[0]) else 0.0
+        with np.errstate(over="ignore"):
+            median = float(np.ldexp(median, e))  # inf when the distance itself is beyond float range
         self._median_cache = (*key, median)
         return median
 

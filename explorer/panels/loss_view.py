@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ExplorerError
-from core.text import plural
+from core.text import decimals, plural
 
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png  # (importing explorer.widgets configures pyqtgraph)
 
@@ -541,13 +541,13 @@ class LossView(QWidget):
         if n == 0:
             self.readout.setText("No minibatch trained yet: step or run to see the loss fall.")
             return
-        parts = [plural(n, "minibatch"), f"last training CE {self._raw.ys[-1]:.3f}" if self._raw.n else ""]
+        parts = [plural(n, "minibatch"), f"last training CE {decimals(self._raw.ys[-1])}" if self._raw.n else ""]
         if self._raw.n:
-            parts.append(f"smoothed {self._smooth[self._raw.n - 1]:.3f}")
+            parts.append(f"smoothed {decimals(self._smooth[self._raw.n - 1])}")
         if len(vy):
-            parts.append(f"validation CE {vy[-1]:.3f} (after {int(vx[-1]):,})")
+            parts.append(f"validation CE {decimals(vy[-1])} (after {int(vx[-1]):,})")
         if len(ty):
-            parts.append(f"test CE {ty[-1]:.3f} (after {int(tx[-1]):,})")
+            parts.append(f"test CE {decimals(ty[-1])} (after {int(tx[-1]):,})")
         self.readout.setText(" · ".join(p for p in parts if p))
 
     # ---- test CE and export ----------------------------------------------------------------------

@@ -21,6 +21,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from core.text import decimals
+
 from ..guard import qt_override
 
 FWD = QColor("#1f6fb4")
@@ -99,9 +101,9 @@ class NetworkView(QWidget):
         """The loss box's last line: the loss of the minibatch on screen once computed, else the last one trained."""
         stage = self.session.stage
         if stage is not None and stage.loss is not None:
-            return f"L = {stage.loss:.3f}"
+            return f"L = {decimals(stage.loss)}"
         ce = self.session.trainer.history.train_ce
-        return f"last L = {ce[-1]:.3f}" if len(ce) else ""
+        return f"last L = {decimals(ce[-1])}" if len(ce) else ""
 
     # ---- the text of each box -------------------------------------------------------------
     @property
