@@ -41,6 +41,7 @@ import faulthandler
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -969,7 +970,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    folder = Path(tempfile.mkdtemp(prefix="gui-fuzz-"))
+    # the run's files: in GUI_FUZZ_FOLDER when the caller names one (the tests: under pytest's tmp_path)
+    given = os.environ.get("GUI_FUZZ_FOLDER")
+    folder = Path(tempfile.mkdtemp(prefix="gui-fuzz-", dir=given))
     for env, sub in (("BACKPROP_EXPLORER_LOGS", "logs"), ("BACKPROP_EXPLORER_SETTINGS", "settings"),
                      ("BACKPROP_EXPLORER_CACHE", "cache"), ("BACKPROP_EXPLORER_STATE", "state")):
         os.environ.setdefault(env, str(folder / sub))
@@ -1015,7 +1018,12 @@ def main(argv=None) -> int:
     }
     print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
     faulthandler.cancel_dump_traceback_later()
-    return 1 if run.problems else 0
+    if run.problems:
+        print(f"FOLDER {folder} (kept: the logs, settings and autosaves of this run)", flush=True)
+        return 1
+    if not given:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def start(tmp_path: Path, *args: str) -> subprocess.Popen:
     for name, sub in (("BACKPROP_EXPLORER_LOGS", "logs"), ("BACKPROP_EXPLORER_SETTINGS", "settings"),
                       ("BACKPROP_EXPLORER_CACHE", "cache"), ("BACKPROP_EXPLORER_STATE", "state")):
         env[name] = str(tmp_path / sub)
+    env["GUI_FUZZ_FOLDER"] = str(tmp_path)  # the child's own files go there too, and pytest cleans them up
     return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
