@@ -19,14 +19,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import sys
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 import platformdirs
 
@@ -39,7 +37,6 @@ __all__ = [
     "HINTON_SIZES",
     "DownloadCancelled",
     "ProgressCallback",
-    "TextProgress",
     "cache_dir",
     "file_urls",
     "find_cached",
@@ -323,69 +320,3 @@ def _timeout_error(name: str, url: str, timeout: float) -> DownloadError:
 
 def _closed_error(name: str, url: str, done: int, size: int) -> DownloadError:
     return DownloadError(f"connection closed after {done:,} of {size:,} bytes of {name} from {url}")
-
-
-def _human_size(n: float) -> str:
-    if n >= 1e6:
-        return f"{n / 1e6:.1f} MB"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f} kB"
-    return f"{int(n)} B"
-
-
-class TextProgress:
-    """A ``progress`` callback that draws a one-line progress bar on a text stream.
-
-    On a terminal the line is redrawn in place (``\\r``) and ended when the
-    file is complete; on anything else (a log, a pipe) one line is written per
-    completed file. Call ``finish()`` after a failure to end a half-drawn line.
-    """
-
-    def __init__(self, stream: TextIO | None = None, width: int = 24):
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        try:
-            self.is_tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError, OSError):
-            self.is_tty = False
-        self._drawn = 0  # length of the line currently drawn (TTY only)
-        self._completed: set[tuple[int, str]] = set()
-
-    def line(self, name: str, index: int, n_files: int, done: int, total: int | None) -> str:
-        """The text of the progress line (without ``\\r`` or newline)."""
-        head = f"{name} ({index + 1}/{n_files})"
-        if not total:
-            return f"{head} {_human_size(done)}"
-        fraction = min(max(done / total, 0.0), 1.0)
-        filled = int(round(fraction * self.width))
-        bar = "#" * filled + "-" * (self.width - filled)
-        if total >= 1e6:
-            amount = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
-        else:
-            amount = f"{_human_size(done)}/{_human_size(total)}"
-        return f"{head} [{bar}] {fraction * 100:3.0f}% {amount}"
-
-    def __call__(self, name: str, index: int, n_files: int, done: int, total: int | None) -> None:
-        complete = total is not None and done >= total
-        if complete and (index, name) in self._completed:
-            return
-        text = self.line(name, index, n_files, done, total)
-        if self.is_tty:
-            pad = " " * max(self._drawn - len(text), 0)
-            self.stream.write("\r" + text + pad)
-            self._drawn = len(text)
-            if complete:
-                self.stream.write("\n")
-                self._drawn = 0
-        elif complete:
-            self.stream.write(text + "\n")
-        if complete:
-            self._completed.add((index, name))
-        self.stream.flush()
-
-    def finish(self) -> None:
-        """End a line left half-drawn on a terminal (e.g. after an error)."""
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = 0

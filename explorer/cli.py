@@ -190,7 +190,7 @@ def _cmd_train(args, out) -> int:
     import numpy as np
 
     from core.corpus import load_source
-    from core.errors import DivergenceError, InputError
+    from core.errors import InputError
     from core.model import Config
     from core.trainer import Trainer
 
@@ -223,50 +223,56 @@ def _cmd_train(args, out) -> int:
         f"init std {config.init_std:g}, seed {config.seed}; batch {config.batch_size}, "
         f"learning rate {config.learning_rate:g}, momentum {config.momentum:g}; {args.precision}"
     )
-    tty = out.isatty()
+    # On a terminal each epoch is a tqdm progress bar (rate and time left) with the running
+    # Train CE; without one (a pipe, a log file) the running CE is a line every log_every
+    # minibatches: a few lines per epoch.
+    tty = not args.quiet and _is_terminal(out)
     report_every = 100
     per_epoch = trainer.batches_per_epoch
-    # Without a terminal (a pipe, a log file) the running CE is a line every
-    # log_every minibatches: a few lines per epoch.
     log_every = min(1000, per_epoch, max(report_every, -(-per_epoch // 4 // report_every) * report_every))
     start = time.perf_counter()
     n_valid = 0
+    bar = None
     try:
         for epoch in range(args.epochs):
             epoch_start = time.perf_counter()
             done = 0
             next_log = log_every
+            width = len(str(per_epoch))
+            if tty:
+                bar = _epoch_bar(out, epoch, args.epochs, per_epoch)
             while done < per_epoch:
                 # Validation passes run on a second thread while training goes on; the epoch's last one is
                 # waited for, for the epoch's summary line.
-                done += trainer.run(min(report_every, per_epoch - done), background_validation=True)
+                ran = trainer.run(min(report_every, per_epoch - done), background_validation=True)
+                done += ran
                 trainer.collect_validations(None if done >= per_epoch else 0.0)
                 recent = trainer.history.train_ce[-report_every:]
-                width = len(str(per_epoch))
                 for step, ce in trainer.history.valid[n_valid:]:
-                    if tty:
-                        say("\r\033[K", end="")
                     batch = (step - 1) % per_epoch + 1
-                    say(f"Epoch {epoch + 1}/{args.epochs}  batch {batch:>{width}}/{per_epoch}  Validation CE {ce:.3f}")
+                    line = f"Epoch {epoch + 1}/{args.epochs}  batch {batch:>{width}}/{per_epoch}  Validation CE {ce:.3f}"
+                    if bar is not None:
+                        bar.write(line, file=out)  # above the bar
+                    else:
+                        say(line)
                 n_valid = len(trainer.history.valid)
-                line = f"Epoch {epoch + 1}/{args.epochs}  batch {done:>{width}}/{per_epoch}  Train CE {recent.mean():.3f}"
-                if tty:
-                    say("\r" + line + _bar(done / per_epoch), end="")
+                if bar is not None:
+                    bar.set_postfix_str(f"Train CE {recent.mean():.3f}", refresh=False)
+                    bar.update(ran)
                 elif done >= next_log:
-                    say(line)
+                    say(f"Epoch {epoch + 1}/{args.epochs}  batch {done:>{width}}/{per_epoch}  Train CE {recent.mean():.3f}")
                     next_log = (done // log_every + 1) * log_every
-            if tty:
-                say("\r\033[K", end="")
+            if bar is not None:
+                bar.close()
+                bar = None
             epoch_ce = trainer.history.train_ce[-per_epoch:].mean()
             say(
                 f"Epoch {epoch + 1}/{args.epochs} done: mean Train CE {epoch_ce:.3f}, "
                 f"Validation CE {trainer.history.valid[-1][1]:.3f}  ({time.perf_counter() - epoch_start:.1f} s)"
             )
-    except DivergenceError:
-        if tty:
-            say("")
-        raise
     finally:
+        if bar is not None:  # a divergence or Ctrl+C: end the half-drawn bar before the message
+            bar.close()
         trainer.close()  # the validation thread
     elapsed = time.perf_counter() - start
     # As in the original exercise: the training CE is the mean over the last epoch's minibatches.
@@ -283,9 +289,74 @@ def _cmd_train(args, out) -> int:
     return 0
 
 
-def _bar(fraction: float, width: int = 20) -> str:
-    filled = int(round(fraction * width))
-    return "  [" + "#" * filled + "." * (width - filled) + "]"
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _epoch_bar(out, epoch: int, epochs: int, per_epoch: int):
+    """The progress bar of one epoch on a terminal: minibatches done, rate, time left."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=per_epoch,
+        desc=f"Epoch {epoch + 1}/{epochs}",
+        unit="minibatch",
+        file=out,
+        leave=False,  # the epoch's summary line takes its place
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )
+
+
+class DownloadProgress:
+    """The ``progress`` callback of ``core.download.download_hinton`` for the command line.
+
+    On a terminal a tqdm bar per file (bytes, rate, time left); on anything else
+    (a log, a pipe) one line per completed file. Call ``finish()`` after a
+    failure to end a half-drawn bar.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.is_tty = _is_terminal(self.stream)
+        self._bar = None
+        self._file: tuple[int, str] | None = None
+        self._completed: set[tuple[int, str]] = set()
+
+    def __call__(self, name: str, index: int, n_files: int, done: int, total: int | None) -> None:
+        key = (index, name)
+        if key in self._completed:
+            return
+        head = f"{name} ({index + 1}/{n_files})"
+        complete = total is not None and done >= total
+        if self.is_tty:
+            if self._file != key:
+                self.finish()
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, desc=head, unit="B", unit_scale=True, unit_divisor=1000,
+                                 file=self.stream, dynamic_ncols=True, mininterval=0.2)
+                self._file = key
+            self._bar.update(done - self._bar.n)
+            if complete:
+                self.finish()
+        elif complete:
+            from tqdm import tqdm
+
+            self.stream.write(f"{head} {tqdm.format_sizeof(total, 'B', 1000)} done\n")
+            self.stream.flush()
+        if complete:
+            self._completed.add(key)
+
+    def finish(self) -> None:
+        """End the bar drawn now, if any."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._file = None
 
 
 # ---- predict, nearest, distance -------------------------------------------------------------------
@@ -329,10 +400,10 @@ def _cmd_distance(args, out) -> int:
 
 
 def _cmd_download(args, out) -> int:
-    from core.download import TextProgress, download_hinton
+    from core.download import download_hinton
     from core.errors import RUN
 
-    progress = TextProgress(sys.stderr)
+    progress = DownloadProgress(sys.stderr)
     try:
         folder = download_hinton(args.dest, args.prefix, progress=progress, timeout=args.timeout)
     finally:

@@ -974,16 +974,29 @@ class MainWindow(QMainWindow):
         return self._inform("Keyboard shortcuts", text, rich=True)
 
     def show_guide(self) -> QMessageBox:
+        n = len(self.session.model.stage_specs)
         text = (
             "<p><b>Step stage</b> (F10 or N) computes one stage of a minibatch. The label on the toolbar says "
-            "which stage and shows its formula; the network diagram highlights the layer; the Matrices panel "
-            "shows the arrays that stage produced, with their shapes.</p>"
-            "<p>Stages 1–6 go forward (embedding, hidden layer, softmax, loss); stages 7–13 send gradients back; "
-            "stage 14 updates every weight. Click a box of the diagram to see that layer's arrays.</p>"
+            "which stage and shows its formula; the network diagram highlights the layer; the <i>Matrices</i> "
+            "panel shows the arrays that stage produced, with their shapes. Point at an entry to read its "
+            f"arithmetic. The first stages go forward to the loss, the next send gradients back, stage {n} "
+            "updates every weight. Click a box of the diagram to see that layer's arrays.</p>"
             "<p><b>Run</b> (F5 or Space) trains continuously and draws the loss curves; pause any time. "
             "Type three words in <i>Predictions</i> to see what the network expects next.</p>"
-            "<p>Try a batch size of 2 in <i>Hyperparameters</i> to follow every number, and look at the "
-            "<i>Embedding gradient</i> stage: a word used twice receives the sum of both contributions.</p>"
+            "<p><b>The teaching batch.</b> In <i>Embedding gradient</i>, <b>Teaching batch</b> switches to "
+            "minibatches of 2 examples and finds one in which a word occurs twice; the panel then shows that "
+            "word's row of dW_emb as the <b>sum</b> of its contributions, and <i>Show the naive update</i> "
+            "puts the wrong dW[x] = de beside it. (A batch size of 2 in <i>Hyperparameters</i> does the same "
+            "by hand.)</p>"
+            "<p><b>The gradient check.</b> Click an entry of a gradient in <i>Matrices</i> (or pick one in "
+            "<i>Gradient check</i> and press Check): its analytic value is compared with a central finite "
+            "difference of the loss on the same minibatch, with the relative error. <i>Check all</i> samples "
+            "entries of every parameter.</p>"
+            "<p>The <b><i>Embedding map</i></b> places every word's vector (a row of W_emb) in 2-D. Find a word or "
+            "click its point for its nearest words (measured in all dimensions); type two words for their "
+            "distance. Words used alike drift together as training goes on.</p>"
+            "<p><b>Gradient health</b> plots, per layer, the gradient norms, how far each update moves the "
+            "weights and how saturated each hidden layer is: where vanishing gradients show.</p>"
         )
         return self._inform("How to use Backprop Explorer", text, rich=True)
 

@@ -53,6 +53,27 @@ def test_train_prints_progress_and_the_three_final_lines(trained):
     assert "asked for" not in out  # no vocabulary size was asked for: no note about one
 
 
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_train_on_a_terminal_draws_a_tqdm_bar_with_rate_and_time_left():
+    out = FakeTerminal()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["train", "--data", "demo", "--epochs", "1", "--hidden-dims", "20"]) == 0
+    text = out.getvalue()
+    drawn = [part for part in re.split(r"[\r\n]", text) if part.startswith("Epoch 1/1:")]
+    assert drawn, text
+    # tqdm's bar: minibatches done of the epoch, elapsed<time left, the rate, the running CE
+    assert any(re.search(r"\d+/222 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(minibatch/s|s/minibatch), Train CE \d\.\d{3}\]", p) for p in drawn), drawn
+    assert "[####" not in text and "...]" not in text  # not the hand-drawn bar
+    lines = text.replace("\r", "\n").splitlines()  # the validation lines print above the bar, whole
+    assert sum(bool(re.fullmatch(r"Epoch 1/1  batch +\d+/222  Validation CE \d\.\d{3}", line.strip())) for line in lines) >= 4
+    assert any(line.startswith("Epoch 1/1 done: mean Train CE") for line in lines)
+    assert re.search(r"^Final Test CE \d\.\d{3}$", text, re.M)
+
+
 def final_value(out, which):
     return float(re.search(rf"^Final {which} CE (\d+\.\d+)$", out, re.M).group(1))
 

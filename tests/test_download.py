@@ -26,13 +26,13 @@ from core.download import (
     HINTON_FILES,
     HINTON_SIZES,
     DownloadCancelled,
-    TextProgress,
     cache_dir,
     download_hinton,
     file_urls,
     find_cached,
 )
 from core.errors import DownloadError, InputError
+from explorer.cli import DownloadProgress
 
 HINTON = Path(__file__).resolve().parents[2] / "shared/data/hinton"
 if not all((HINTON / name).is_file() for name in HINTON_FILES):
@@ -206,12 +206,12 @@ def test_good_download_then_everything_is_skipped(server, tmp_path):
 
 def test_file_url_mirror_without_trailing_slash(tmp_path):
     stream = io.StringIO()
-    dest = download_hinton(tmp_path / "d", HINTON.as_uri(), progress=TextProgress(stream))
+    dest = download_hinton(tmp_path / "d", HINTON.as_uri(), progress=DownloadProgress(stream))
     assert find_cached(dest) == dest
     lines = stream.getvalue().splitlines()
     assert len(lines) == 4  # not a TTY: one line per completed file
     for line, name in zip(lines, NAMES):
-        assert line.startswith(name) and "100%" in line
+        assert line.startswith(name) and line.endswith(" done")
 
 
 def test_default_destination_is_the_cache_dir(server, tmp_path, monkeypatch):
@@ -365,9 +365,9 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_text_progress_on_a_log_writes_one_line_per_file():
+def test_download_progress_on_a_log_writes_one_line_per_file():
     stream = io.StringIO()
-    bar = TextProgress(stream)
+    bar = DownloadProgress(stream)
     size = HINTON_SIZES["raw_sentences.txt"]
     for done in (0, size // 2, size, size):
         bar("raw_sentences.txt", 0, 4, done, size)
@@ -375,27 +375,27 @@ def test_text_progress_on_a_log_writes_one_line_per_file():
     lines = stream.getvalue().split("\n")
     assert lines[-1] == ""  # every line ended
     assert len(lines) == 3 and "\r" not in stream.getvalue()
-    assert lines[0].startswith("raw_sentences.txt (1/4)")
-    assert "100%" in lines[0] and "3.0/3.0 MB" in lines[0]
-    assert lines[1].startswith("vocab.txt (2/4)") and "100%" in lines[1]
+    assert lines[0] == "raw_sentences.txt (1/4) 2.96MB done"
+    assert lines[1] == "vocab.txt (2/4) 1.31kB done"
 
 
-def test_text_progress_on_a_terminal_redraws_in_place():
+def test_download_progress_on_a_terminal_is_a_tqdm_bar_with_rate_and_time_left():
     stream = FakeTerminal()
-    bar = TextProgress(stream)
+    bar = DownloadProgress(stream)
     size = HINTON_SIZES["raw_sentences.txt"]
     bar("raw_sentences.txt", 0, 4, 0, size)
     bar("raw_sentences.txt", 0, 4, size // 2, size)
-    assert stream.getvalue().count("\r") == 2 and "\n" not in stream.getvalue()
-    assert " 50%" in stream.getvalue() and "1.5/3.0 MB" in stream.getvalue()
+    assert "\n" not in stream.getvalue()  # redrawn in place
     bar("raw_sentences.txt", 0, 4, size, size)
+    assert stream.getvalue().endswith("\n")  # a finished file's bar stays on its line
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("raw_sentences.txt (1/4): 100%") and "2.96M/2.96M" in last
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, +[\d.]+[kMG]?B/s\]", last), last  # elapsed<left, rate
+    bar("vocab.txt", 1, 4, 700, None)  # unknown total: no percentage, still a rate
+    bar.finish()  # (after a failure) ends the half-drawn bar
     assert stream.getvalue().endswith("\n")
-    assert "100%" in stream.getvalue().split("\r")[-1]
-
-    bar("vocab.txt", 1, 4, 700, None)  # unknown total: no percentage
-    assert stream.getvalue().split("\r")[-1].strip() == "vocab.txt (2/4) 700 B"
-    bar.finish()
-    assert stream.getvalue().endswith("\n")
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("vocab.txt (2/4): 700B [") and "%" not in last and "B/s]" in last, last
 
 
 # --- failures a local server cannot easily produce ---------------------------------

@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from core.trainer import Trainer
 from explorer.panels.predictions_view import PredictionsView
@@ -194,6 +194,28 @@ def test_completion_offers_vocabulary_words_for_the_last_word(view, session, qtb
     completer.activated[str].emit("dog")
     assert view.prompt.text() == "the dog "
     assert view.shown_predictions() == []  # two words so far
+
+
+def test_the_completion_pop_up_leaves_the_hint_line_readable(view, qtbot):
+    view.prompt.setFocus()
+    type_prompt(qtbot, view, "the do")
+    popup = view._completer.popup()
+    qtbot.waitUntil(popup.isVisible)
+    assert view.status_text() == "Type 3 words; 2 so far (1 more)."
+    hint = view.status.rect().translated(view.status.mapToGlobal(QPoint(0, 0)))
+    shown = popup.geometry()  # a top-level window: in screen coordinates
+    assert not shown.intersects(hint), (shown, hint)
+    assert shown.top() >= hint.bottom()  # below the hint line, as near the prompt as that allows
+    assert shown.left() <= view.prompt.mapToGlobal(view.prompt.cursorRect().bottomLeft()).x() + 1
+
+
+def test_the_prompt_cuts_punctuation_off_as_the_corpus_does(view, session, qtbot):
+    assert "," in session.vocab and "day," not in session.vocab
+    type_prompt(qtbot, view, "it was a nice day,")
+    assert view.context_words() == ("nice", "day", ",")
+    assert view.shown_predictions() == session.model.predict(["nice", "day", ","], view.k_spin.value())
+    type_prompt(qtbot, view, "I don't")  # clitics too: "don't" is "do n't"
+    assert view.context_words() == ("i", "do", "n't")
 
 
 @pytest.mark.hinton

@@ -144,6 +144,31 @@ def test_control_actions_exist_with_shortcuts(window):
     box.close()
 
 
+def test_help_how_to_use_covers_the_teaching_batch_the_gradient_check_the_map_and_health(window):
+    from PySide6.QtGui import QTextDocument
+
+    action(window, "action_guide").trigger()
+    box = window.last_message_box
+    doc = QTextDocument()
+    doc.setHtml(box.text())
+    text = " ".join(doc.toPlainText().split())
+    # every panel and control it names is one the window has, spelled as on screen
+    titles = {title for _attr, _cls, title in PANELS}
+    for title in ("Matrices", "Predictions", "Embedding gradient", "Gradient check", "Embedding map",
+                  "Gradient health", "Hyperparameters"):
+        assert title in titles and title in text, title
+    grad, check = window.embedding_grad_view, window.gradcheck_view
+    assert grad.teach_button.text().startswith("Teaching batch") and "Teaching batch switches to minibatches of 2" in text
+    assert grad.naive_check.text().startswith("Show the naive update") and "Show the naive update" in text
+    assert "the sum of its contributions" in text
+    assert check.check_button.text() == "Check" and check.check_all_button.text() == "Check all"
+    assert "finite difference" in text and "relative error" in text and "Check all" in text
+    assert "nearest words" in text and "distance" in text and "Find a word" in text
+    assert "vanishing gradients" in text
+    assert f"stage {N_STAGES} updates every weight" in text
+    box.close()
+
+
 # ---- stepping --------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 
-from PySide6.QtCore import QRect, QSize, QStringListModel, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, QStringListModel, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -535,6 +535,9 @@ class PredictionsView(QWidget):
             return
         rect = self.prompt.cursorRect()
         rect.setWidth(popup.sizeHintForColumn(0) + popup.verticalScrollBar().sizeHint().width() + 12)
+        if self.status.isVisible():  # open below the hint line under the prompt, not over it
+            below = self.prompt.mapFromGlobal(self.status.mapToGlobal(QPoint(0, self.status.height())))
+            rect.setBottom(max(rect.bottom(), below.y()))
         self._completer.complete(rect)
 
     def _insert_completion(self, word: str) -> None:
