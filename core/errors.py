@@ -72,3 +72,13 @@ class DivergenceError(ExplorerError):
         self.learning_rate = learning_rate
         self.suggested_learning_rate = suggested_learning_rate
         super().__init__(message)
+
+
+class LessonError(InputError):
+    """A lesson file that cannot be read: the message names the file and the line."""
+
+    def __init__(self, path, line: int, what: str):
+        self.path, self.line, self.what = str(path), int(line), what
+        from pathlib import Path
+
+        super().__init__(f"{Path(path).name}, line {line}: {what}")
