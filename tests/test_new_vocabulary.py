@@ -264,3 +264,58 @@ def test_predictions_read_the_typed_words_in_the_new_vocabulary(window, qtbot, c
     assert "“he” is not in the vocabulary" in view.status_text()
     window.grab()
     assert caught == []
+
+
+# ---- back to the demo corpus, and a new network of other sizes ---------------------------------
+
+
+def test_find_then_the_demo_corpus_reads_nearest_to_the_word_found_not_to_its_old_row(window, qtbot, caught,
+                                                                                   tmp_path):
+    # As reported: "he" found in another corpus, then File > Open corpus > Built-in demo corpus; the map read
+    # "Nearest to drinks", the demo word at the old row of "he".
+    big = write_corpus(tmp_path / "big.txt", [f"v{i}" for i in range(80)], lines=300, rare=["he"])
+    open_text(window, qtbot, big)
+    view = show_map(window, qtbot)
+    find(view, qtbot, "he")
+    old_row = window.session.model.index["he"]
+    assert view.selected_word == "he" and view.selected == old_row
+    with qtbot.waitSignal(window.corpus_loaded, timeout=20_000):
+        window.action_open_demo.trigger()
+    window.grab()
+    model = window.session.model
+    assert window.session.corpus.kind == "demo" and model.index["he"] != old_row
+    assert caught == []
+    assert_map_is_of_the_current_vocabulary(window, view)
+    assert view.selected_word == "he" and view.selected == model.index["he"]
+    assert plain(view.nearest_title) == "Nearest to he"
+    assert [view.nearest_table.item(r, 0).text() for r in range(view.nearest_table.rowCount())] == [
+        w for w, _ in model.nearest("he", view.k_spin.value())
+    ]
+
+
+def test_a_new_network_of_other_sizes_keeps_the_picked_word_and_brings_indices_into_range(window, qtbot, caught):
+    # Hyperparameters > Apply with a hidden layer of 20 units instead of 200: an entry of unit 150 or a cell of
+    # column 150 no longer exists; the word picked does.
+    matrix = window.matrix_view
+    matrix.tabs.setCurrentIndex(matrix.array_names().index("W_h"))
+    matrix.heatmap.select_cell(140, 150)  # (a click on an entry also checks its gradient: so, first)
+    check = window.panel("gradcheck_view")
+    window.docks["gradcheck_view"].raise_()
+    pick_output_weight(check, qtbot, 150, "he")
+    window.docks["hyperparams_view"].raise_()
+    hyper = window.hyperparams_view
+    hyper.inputs["hidden_width_1"].setText("20")
+    with qtbot.waitSignal(window.session.network_changed, timeout=10_000):
+        hyper.apply_button.click()
+    window.grab()
+    assert caught == []
+    model = window.session.model
+    assert model.params["W_o"].shape == (20, len(window.session.vocab))
+    assert check.name_combo.currentData() == "W_o"
+    assert 0 <= check.index_spins[0].value() < 20 and check.index_spins[0].maximum() == 19
+    assert check.word_combos[1].currentText() == "he" and check.index_spins[1].value() == model.index["he"]
+    with qtbot.waitSignal(check.checked):
+        check.check_button.click()
+    assert check.result is not None and check.result.index[1] == model.index["he"] and check.result.index[0] < 20
+    assert matrix.current_name() == "W_h" and matrix.displayed_array().shape == model.params["W_h"].shape
+    assert not matrix.heatmap._marker.isVisible()
