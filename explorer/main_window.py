@@ -39,6 +39,7 @@ from core.text import plural
 
 from . import dialogs, file_dialogs
 from .guard import qt_override
+from .widgets.elided import ElidedLabel
 from .settings import SETTINGS_ENV, settings_path  # noqa: F401  (where the window remembers its layout)
 from .panels.embedding_grad_view import EmbeddingGradView
 from .panels.embedding_map_view import EmbeddingMapView
@@ -53,7 +54,10 @@ from .panels.predictions_view import PredictionsView
 
 # Panels that start in a tab behind another: built the first time they are shown or used, not at start-up.
 DEFERRED_PANELS = ("embedding_grad_view", "health_view", "embedding_map_view", "gradcheck_view")
-LAYOUT_VERSION = 2  # of the saved dock layout (2: the gradient health panel): another version's is not restored
+WIDE_LAYOUT = 1500  # pixels: a narrower window (a laptop's) gets the two-column layout
+# Of the saved dock layout (2: the gradient health panel; 3: two columns on a laptop): another version's is not
+# restored.
+LAYOUT_VERSION = 3
 
 
 class _Panels(dict):
@@ -484,37 +488,52 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, panel, lambda: QApplication.sendEvent(panel, QShowEvent()))
 
     def _arrange_docks(self) -> None:
-        """The default layout: network on top; hyperparameters | matrices | loss over predictions."""
+        """The default layout: network on top; hyperparameters | matrices | loss over predictions.
+
+        A window narrower than ``WIDE_LAYOUT`` (a laptop) has two columns: the hyperparameters and the
+        gradient check join the predictions' tabs, and the matrices get the width.
+        """
         d = self.docks
+        self._compact = self.width() < WIDE_LAYOUT
         for dock in d.values():
             self.removeDockWidget(dock)
         # All in one dock area, split: sizes then behave (the centre is empty and hidden).
         self.addDockWidget(Qt.LeftDockWidgetArea, d["network_view"])
-        self.splitDockWidget(d["network_view"], d["hyperparams_view"], Qt.Vertical)
-        self.splitDockWidget(d["hyperparams_view"], d["matrix_view"], Qt.Horizontal)
+        if self._compact:
+            self.splitDockWidget(d["network_view"], d["matrix_view"], Qt.Vertical)
+        else:
+            self.splitDockWidget(d["network_view"], d["hyperparams_view"], Qt.Vertical)
+            self.splitDockWidget(d["hyperparams_view"], d["matrix_view"], Qt.Horizontal)
         self.splitDockWidget(d["matrix_view"], d["loss_view"], Qt.Horizontal)
         self.splitDockWidget(d["loss_view"], d["predictions_view"], Qt.Vertical)
         self.tabifyDockWidget(d["matrix_view"], d["embedding_grad_view"])
         self.tabifyDockWidget(d["embedding_grad_view"], d["health_view"])
         self.tabifyDockWidget(d["predictions_view"], d["embedding_map_view"])
-        self.tabifyDockWidget(d["hyperparams_view"], d["gradcheck_view"])
+        if self._compact:
+            self.tabifyDockWidget(d["embedding_map_view"], d["hyperparams_view"])
+            self.tabifyDockWidget(d["hyperparams_view"], d["gradcheck_view"])
+        else:
+            self.tabifyDockWidget(d["hyperparams_view"], d["gradcheck_view"])
         for dock in d.values():
             dock.show()
-        for key in ("matrix_view", "predictions_view", "hyperparams_view"):
+        for key in ("matrix_view", "hyperparams_view", "predictions_view"):
             d[key].raise_()
         self._size_docks()
 
     def _size_docks(self) -> None:
-        """Proportions that suit 1600×1000: a 180-pixel diagram; columns 320 | 656 | 624."""
+        """Proportions that suit 1600×1000: a 180-pixel diagram; columns 320 | 656 | 624 (on a laptop 56 | 44 %)."""
         d = self.docks
         w, h = self.width(), self.height()
-        top = max(160, int(h * 0.18))
+        top = max(d["network_view"].minimumSizeHint().height(), int(h * 0.18))
         self.resizeDocks([d["network_view"], d["matrix_view"]], [top, h - top], Qt.Vertical)
-        self.resizeDocks(
-            [d["hyperparams_view"], d["matrix_view"], d["loss_view"]],
-            [int(w * 0.20), int(w * 0.41), int(w * 0.39)],
-            Qt.Horizontal,
-        )
+        if self._compact:
+            self.resizeDocks([d["matrix_view"], d["loss_view"]], [int(w * 0.56), int(w * 0.44)], Qt.Horizontal)
+        else:
+            self.resizeDocks(
+                [d["hyperparams_view"], d["matrix_view"], d["loss_view"]],
+                [int(w * 0.20), int(w * 0.41), int(w * 0.39)],
+                Qt.Horizontal,
+            )
         rest = h - top
         self.resizeDocks([d["loss_view"], d["predictions_view"]], [int(rest * 0.42), int(rest * 0.58)], Qt.Vertical)
 
@@ -532,13 +551,12 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setFixedWidth(10)
         bar.addWidget(spacer)
-        self.stage_label = QLabel()
+        self.stage_label = ElidedLabel(minimum=160)  # cut short with "…" on a narrow window, never hidden
         self.stage_label.setObjectName("stage_label")
         font = QFont(self.stage_label.font())
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.1)
         self.stage_label.setFont(font)
-        self.stage_label.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         self.stage_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         bar.addWidget(self.stage_label)
         self.addToolBar(Qt.TopToolBarArea, bar)
@@ -616,8 +634,7 @@ class MainWindow(QMainWindow):
     # ---- showing the state --------------------------------------------------------------------
     def _update_stage(self, *_args) -> None:
         text = stage_position_text(self.session)
-        self.stage_label.setText(text)
-        self.stage_label.setToolTip(text)
+        self.stage_label.setText(text)  # (its tooltip holds the whole text when it is cut)
 
     def _fix_status_widths(self) -> None:
         """Give the labels that change while training a fixed size that fits their widest text.
@@ -1018,7 +1035,10 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized:  # dock sizes need the laid-out window: set them once it is shown
             self._sized = True
-            self._size_docks()
+            if self._compact != (self.width() < WIDE_LAYOUT):
+                self._arrange_docks()  # shown at another size than it was made at: the layout for this one
+            else:
+                self._size_docks()
 
     # ---- the layout between runs -----------------------------------------------------------------------------
     def restore_layout(self) -> bool:

@@ -70,6 +70,7 @@ __all__ = ["EmbeddingGradView"]
 
 STAGE_NAME = "embedding_gradient"  # the stage this panel shows, at every depth (core/stages.py)
 TEACHING_BATCH_SIZE = 2
+MIN_HEATMAP_HEIGHT = 200  # pixels of the plot, at any window size
 MAX_TABLE_CONTRIBUTIONS = 200  # contributions listed in the detail table (all of them are summed)
 MAX_VISIBLE_CONTRIBUTIONS = 5  # rows of the contribution table shown before it scrolls
 
@@ -326,6 +327,7 @@ class EmbeddingGradView(QWidget):
             # only the row controls and Fit stay (they move both matrices, which are linked).
             hm.cols_control.hide()
             hm.rescale_button.hide()
+            hm.plot_widget.setMinimumHeight(MIN_HEATMAP_HEIGHT)  # the panel scrolls rather than squash it
         # The naive matrix follows the correct one's zoom (they are linked): its own controls stay empty,
         # at the same height, so that the rows of the two matrices line up.
         self.naive_heatmap.rows_control.hide()

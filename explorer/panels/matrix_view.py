@@ -35,6 +35,8 @@ from ..widgets.heatmap import AXIS_TITLES, Heatmap, format_value
 
 __all__ = ["MatrixView"]
 
+MIN_HEATMAP_HEIGHT = 200  # pixels of the plot, at any window size
+
 KIND_TEXT = {
     "signed": "diverging colours: white = 0, red > 0, blue < 0",
     "activation": "sequential colours from 0",
@@ -75,6 +77,7 @@ class MatrixView(QWidget):
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setWordWrap(True)
         self.heatmap = Heatmap()
+        self.heatmap.plot_widget.setMinimumHeight(MIN_HEATMAP_HEIGHT)  # the panel scrolls rather than squash it
         self.formula = QLabel()
         self.formula.setTextFormat(Qt.TextFormat.PlainText)
         self.formula.setWordWrap(True)

@@ -1,0 +1,191 @@
+"""The window on a laptop screen (pytest-qt, the real window, offscreen).
+
+At 1280×720, 1366×768 and 1920×1080 the default layout shows every panel
+without a horizontal scroll bar, every heatmap on screen at least 200 pixels
+tall and no label cut off; panels that share a place in tabs are brought
+forward one by one and checked the same way. At 1024×700 nothing is cut off
+either (panels may share more tabs there).
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import Qt as QtGuiQt, QTextDocument
+from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea
+
+from explorer.app import create_window
+from explorer.widgets.heatmap import Heatmap
+
+MIN_HEATMAP = 200  # pixels: the height of a heatmap's plot (the coloured matrix with its axes)
+LAPTOPS = [(1280, 720), (1366, 768), (1920, 1080)]
+
+
+@pytest.fixture
+def make_window(qtbot, demo_corpus):
+    made = []
+
+    def make(width: int, height: int):
+        w = create_window(corpus=demo_corpus)
+        w.confirm_on_close = False
+        qtbot.addWidget(w)
+        made.append(w)
+        w.resize(width, height)
+        w.show()
+        qtbot.waitExposed(w)
+        qtbot.waitUntil(lambda: w.size().width() == width and w.size().height() == height)
+        settle(qtbot, w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()
+
+
+def settle(qtbot, window) -> None:
+    """Until the dock layout has stopped moving (the same geometry twice in a row)."""
+    last = []
+
+    def still() -> bool:
+        now = [d.geometry().getRect() for d in window.docks.values()]
+        same = now == last
+        last[:] = now
+        return same
+
+    qtbot.waitUntil(still, timeout=5000)
+
+
+def on_screen(widget) -> bool:
+    """Shown, in the dock at the front of its tabs (what is scrolled out of sight included)."""
+    if not widget.isVisible():
+        return False
+    dock = widget
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    return dock is None or not dock.visibleRegion().isEmpty()
+
+
+def needed_width(label: QLabel) -> float:
+    text = QLabel.text(label)  # what is drawn (an ElidedLabel draws its text shortened)
+    if label.textFormat() == Qt.TextFormat.RichText or (
+        label.textFormat() == Qt.TextFormat.AutoText and QtGuiQt.mightBeRichText(text)
+    ):
+        doc = QTextDocument()
+        doc.setDefaultFont(label.font())
+        doc.setDocumentMargin(0)
+        doc.setHtml(text)
+        return doc.idealWidth()
+    return max(label.fontMetrics().horizontalAdvance(line) for line in text.split("\n"))
+
+
+def clipped_labels(window) -> list[str]:
+    """Labels on screen whose one-line text is wider than the label (text that wraps is never cut)."""
+    out = []
+    for label in window.findChildren(QLabel):
+        if not on_screen(label) or label.wordWrap() or not QLabel.text(label) or not label.pixmap().isNull():
+            continue
+        room = label.contentsRect().width() - 2 * label.margin() - max(0, label.indent())
+        need = needed_width(label)
+        if need > room + 1:
+            out.append(f"{label.objectName() or type(label.parent()).__name__}: {QLabel.text(label)[:60]!r} "
+                       f"needs {need:.0f} px, has {room}")
+    return out
+
+
+def problems(window, where: str) -> list[str]:
+    found = []
+    for name, dock in window.docks.items():
+        scroll = dock.widget()
+        if on_screen(dock) and isinstance(scroll, QScrollArea) and scroll.horizontalScrollBar().isVisible():
+            panel = scroll.widget()
+            found.append(f"{name}: a horizontal scroll bar (panel needs {panel.minimumSizeHint().width()} px, "
+                         f"dock gives {scroll.viewport().width()})")
+    for heatmap in window.findChildren(Heatmap):
+        if on_screen(heatmap.plot_widget) and heatmap.plot_widget.height() < MIN_HEATMAP:
+            owner = heatmap
+            while owner is not None and owner not in window.panels.values():
+                owner = owner.parentWidget()
+            owner = type(owner).__name__
+            found.append(f"a heatmap of {owner} is {heatmap.plot_widget.height()} px tall")
+    found += clipped_labels(window)
+    label = window.stage_label  # the toolbar's stage: shortened with "…" if need be, never hidden
+    if not label.isVisible():
+        found.append(f"the stage label is hidden behind the toolbar's extension button: {label.text()!r}")
+    elif label.shown_text() != label.text() and not (
+        label.shown_text().endswith("…") and label.toolTip() == label.text()
+    ):
+        found.append(f"the stage label shows {label.shown_text()!r} of {label.text()!r}")
+    return [f"{where}: {p}" for p in found]
+
+
+def every_panel(window, qtbot, where: str) -> list[str]:
+    """``problems`` with the layout as it is, then with each dock brought to the front of its tabs."""
+    found = problems(window, where)
+    for name, dock in window.docks.items():
+        if not on_screen(dock):
+            dock.raise_()
+            qtbot.waitUntil(lambda d=dock: on_screen(d))
+            window.panel(name)
+            settle(qtbot, window)
+            found += problems(window, f"{where}, {name} in front")
+    return found
+
+
+def to_stage(window, name: str) -> None:
+    while window.session.stage is None or window.session.stage.name != name:
+        window.action_step_stage.trigger()
+
+
+@pytest.mark.parametrize("size", LAPTOPS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_default_layout_fits_a_laptop_screen(make_window, qtbot, size):
+    window = make_window(*size)
+    found = every_panel(window, qtbot, "between minibatches")
+    # The panels with most on screen: a stage's arrays, the embedding gradient with its list of words.
+    to_stage(window, "embedding_gradient")
+    window.docks["embedding_grad_view"].raise_()
+    view = window.embedding_grad_view
+    qtbot.waitUntil(lambda: view.showing and on_screen(view.heatmap.plot_widget))
+    settle(qtbot, window)
+    found += problems(window, "stage 13, embedding gradient")
+    window.docks["matrix_view"].raise_()
+    qtbot.waitUntil(lambda: on_screen(window.matrix_view.heatmap.plot_widget))
+    settle(qtbot, window)
+    found += problems(window, "stage 13, matrices")
+    assert found == [], "\n".join(found)
+
+
+def test_the_naive_update_beside_the_correct_one_fits_a_full_hd_screen(make_window, qtbot):
+    window = make_window(1920, 1080)
+    to_stage(window, "embedding_gradient")
+    window.docks["embedding_grad_view"].raise_()
+    view = window.embedding_grad_view
+    view.naive_check.setChecked(True)
+    qtbot.waitUntil(lambda: on_screen(view.naive_heatmap.plot_widget) and on_screen(view.heatmap.plot_widget))
+    settle(qtbot, window)
+    found = problems(window, "naive update")
+    assert found == [], "\n".join(found)
+    # both heatmaps, side by side, the same height: their rows line up
+    assert view.heatmap.plot_widget.height() == view.naive_heatmap.plot_widget.height() >= MIN_HEATMAP
+
+
+def test_a_small_screen_cuts_nothing_off(make_window, qtbot):
+    window = make_window(1024, 700)
+    found = [p for p in every_panel(window, qtbot, "1024×700") if "scroll bar" not in p and "heatmap" not in p]
+    assert found == [], "\n".join(found)
+
+
+def test_the_checks_see_a_cut_label_a_scroll_bar_and_a_short_heatmap(make_window, qtbot):
+    window = make_window(1366, 768)
+    panel = window.predictions_view
+    label = QLabel("a label far too long for the few pixels it is given")
+    label.setFixedWidth(80)
+    panel.layout().addWidget(label)
+    qtbot.waitUntil(lambda: on_screen(label))
+    assert any("far too long" in p and "needs" in p for p in problems(window, "cut"))
+    panel.setMinimumWidth(2000)
+    qtbot.waitUntil(lambda: window.docks["predictions_view"].widget().horizontalScrollBar().isVisible())
+    assert any(p.startswith("wide: predictions_view: a horizontal scroll bar") for p in problems(window, "wide"))
+    window.matrix_view.heatmap.plot_widget.setMinimumHeight(0)
+    window.matrix_view.heatmap.plot_widget.setMaximumHeight(150)
+    qtbot.waitUntil(lambda: window.matrix_view.heatmap.plot_widget.height() <= 150)
+    assert any("heatmap" in p and "150 px tall" in p for p in problems(window, "short"))
