@@ -236,7 +236,12 @@ class PanelScroll(QScrollArea):
         if panel is not None:
             view = self.viewport().size()
             m = self._minimum()
-            panel.resize(max(view.width(), m.width()), max(view.height(), m.height()))
+            width = max(view.width(), m.width())
+            height = max(view.height(), m.height())
+            layout = panel.layout()
+            if layout is not None and layout.hasHeightForWidth():  # wrapped text needs more lines when narrow:
+                height = max(height, layout.totalMinimumHeightForWidth(width))  # scroll rather than overlap
+            panel.resize(width, height)
 
     @qt_override
     def resizeEvent(self, event) -> None:  # the viewport's size changed
@@ -524,7 +529,7 @@ class MainWindow(QMainWindow):
         """Proportions that suit 1600×1000: a 180-pixel diagram; columns 320 | 656 | 624 (on a laptop 56 | 44 %)."""
         d = self.docks
         w, h = self.width(), self.height()
-        top = max(d["network_view"].minimumSizeHint().height(), int(h * 0.18))
+        top = max(d["network_view"].minimumSizeHint().height(), int(h * (0.16 if self._compact else 0.18)))
         self.resizeDocks([d["network_view"], d["matrix_view"]], [top, h - top], Qt.Vertical)
         if self._compact:
             self.resizeDocks([d["matrix_view"], d["loss_view"]], [int(w * 0.56), int(w * 0.44)], Qt.Horizontal)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import Qt as QtGuiQt, QTextDocument
-from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea, QWidget
 
 from explorer.app import create_window
 from explorer.widgets.heatmap import Heatmap
@@ -92,8 +92,23 @@ def clipped_labels(window) -> list[str]:
     return out
 
 
+def overlapping_labels(window) -> list[str]:
+    """Labels on screen drawn over another widget of the same layout (a dock too short for wrapped text)."""
+    out = []
+    for label in window.findChildren(QLabel):
+        parent = label.parentWidget()
+        if not on_screen(label) or parent is None or parent.layout() is None or parent.layout().indexOf(label) < 0:
+            continue
+        for other in parent.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if other is label or not other.isVisible() or parent.layout().indexOf(other) < 0:
+                continue
+            if label.geometry().intersects(other.geometry()):
+                out.append(f"{QLabel.text(label)[:50]!r} overlaps a {type(other).__name__}")
+    return out
+
+
 def problems(window, where: str) -> list[str]:
-    found = []
+    found = overlapping_labels(window)
     for name, dock in window.docks.items():
         scroll = dock.widget()
         if on_screen(dock) and isinstance(scroll, QScrollArea) and scroll.horizontalScrollBar().isVisible():

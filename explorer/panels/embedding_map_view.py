@@ -56,6 +56,7 @@ from core.text import decimals, plural
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..guard import qt_override
 from ..widgets import on_screen
+from ..widgets.elided import ElidedLabel
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png
 
 NEAREST_PROMPT = "Click a point or find a word."
@@ -424,13 +425,14 @@ class EmbeddingMapView(QWidget):
         self.nearest_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.nearest_table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.nearest_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.nearest_table.setToolTip("Click a word to choose it")
         self.nearest_table.cellClicked.connect(self._on_nearest_clicked)
         self.nearest_table.setMinimumHeight(90)
         nl.addWidget(self.nearest_table, 1)
-        note = QLabel("Euclidean distance in all d dimensions: the 2-D map can put true neighbours apart.")
-        note.setWordWrap(True)
+        # One line (a wrapped one would overlap the table in a short dock); the whole sentence in its tooltip.
+        why = "Euclidean distance in all d dimensions: the 2-D map can put true neighbours apart."
+        note = ElidedLabel("Distances in all d dimensions", minimum=60, tip=why)
         note.setStyleSheet("color:#555")
+        self.nearest_table.setToolTip(f"Click a word to choose it. {why}")
         nl.addWidget(note)
         side.addWidget(near, 1)
 
@@ -456,7 +458,7 @@ class EmbeddingMapView(QWidget):
         self.distance_message.hide()
         dl.addWidget(self.distance_message, 2, 0, 1, 3)
         side.addWidget(dist)
-        side_widget.setMinimumWidth(170)
+        # (no smaller than its layout asks: squeezed, the wrapped title pushes the table over the note)
         self.splitter.addWidget(side_widget)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)

@@ -19,9 +19,10 @@ class ElidedLabel(QLabel):
     """``text()`` is the text set (as for any label); ``shown_text()`` what fits and is drawn; the tooltip
     holds the full text when it is cut."""
 
-    def __init__(self, text: str = "", parent=None, minimum: int = 120):
+    def __init__(self, text: str = "", parent=None, minimum: int = 120, tip: str = ""):
         super().__init__(parent)
         self._full = ""
+        self._tip = tip  # a tooltip of its own: shown always (it says at least as much as the text)
         self._minimum = minimum
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setText(text)
@@ -42,7 +43,7 @@ class ElidedLabel(QLabel):
         room = self.contentsRect().width()
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(room, 0))
         super().setText(shown if room > 0 else self._full)
-        self.setToolTip(self._full if shown != self._full else "")
+        self.setToolTip(self._tip or (self._full if shown != self._full else ""))
 
     @qt_override
     def sizeHint(self) -> QSize:
