@@ -1,9 +1,10 @@
 """Render the screenshots of the README's tour (offscreen) into docs/.
 
-    QT_QPA_PLATFORM=offscreen uv run python docs/make_screenshots.py [--data ../shared/data/hinton]
+    QT_QPA_PLATFORM=offscreen uv run python docs/make_screenshots.py [--data ../shared/data/hinton] [--size 1366x768]
 
 Each picture is the real window or one of its panels, driven the way a user
 would drive it (steps, a run, a click); nothing is drawn specially for it.
+The window is a laptop's, 1366×768 unless ``--size`` says otherwise.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def save(widget, name: str) -> None:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "hinton"))
+    p.add_argument("--size", default="1366x768", help="the window's width x height in pixels")
     args = p.parse_args()
+    width, height = (int(n) for n in args.size.lower().split("x"))
 
     from core.model import Config
     from explorer.app import create_window, ensure_app
@@ -45,7 +48,7 @@ def main() -> int:
     app = ensure_app()
     window = create_window(data=args.data)
     window.confirm_on_close = False
-    window.resize(1600, 1000)
+    window.resize(width, height)
     window.show()
     s = window.session
     settle(app)
@@ -71,18 +74,23 @@ def main() -> int:
     window.embedding_grad_view.confirm = lambda _doing: True
     s.rebuild(Config(batch_size=2))
     window.docks["embedding_grad_view"].raise_()
+    window.docks["predictions_view"].raise_()
     window.embedding_grad_view.teaching_batch()
     settle(app)
+    scroll = window.docks["embedding_grad_view"].widget()  # on a laptop the panel scrolls: down to the sum
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+    settle(app)
     save(window, "window_embedding_gradient.png")
+    scroll.verticalScrollBar().setValue(0)
     window.embedding_grad_view.set_naive_visible(True)
     dock = window.docks["embedding_grad_view"]
     dock.setFloating(True)  # as a user would, to give the side-by-side view room
-    dock.resize(1150, 800)
+    dock.resize(min(1150, width - 40), min(800, height - 40))
     settle(app)
     save(dock, "overwrite_bug.png")
     dock.setFloating(False)
 
-    # 4. After a run: an epoch of the classic network, the loss curves, the map and the gradient check.
+    # 4. After a run: an epoch of the classic network, the loss curves, the map; then the gradient check.
     s.rebuild(Config())
     window.docks["matrix_view"].raise_()
     window.docks["embedding_map_view"].raise_()
@@ -90,13 +98,18 @@ def main() -> int:
     window.embedding_map_view.select_word("he")
     for _ in range(8):
         s.step_stage()
-    window.docks["gradcheck_view"].raise_()
-    window.gradcheck_view.check("W_o", (12, 3))
     settle(app)
     save(window, "window_after_run.png")
     save(window.docks["loss_view"], "loss_view.png")
-    save(window.docks["embedding_map_view"], "embedding_map.png")
+    dock = window.docks["embedding_map_view"]
+    dock.setFloating(True)  # as a user would, to read the map at a larger size
+    dock.resize(min(900, width - 40), min(560, height - 40))
+    settle(app)
+    save(dock, "embedding_map.png")
+    dock.setFloating(False)
 
+    window.docks["gradcheck_view"].raise_()  # (on a laptop it shares the map's place, in a tab)
+    window.gradcheck_view.check("W_o", (12, 3))
     results = {}
     window.gradcheck_view.check_all_finished.connect(results.update)
     window.gradcheck_view.check_all()
