@@ -47,7 +47,7 @@ from .errors import LessonError
 from .gradcheck import check_entry
 from .model import Config, FourGramModel
 from .repeats import next_repeat
-from .specs import context_column, format_value, subscript
+from .specs import context_column, format_value, operand, subscript
 from .stages import run_stages
 from .trainer import Trainer
 
@@ -526,9 +526,9 @@ class EmbeddingSketch:
 
     def __init__(self, index=SKETCH_INDEX, seed: int = 3):
         rng = np.random.default_rng(seed)
-        self.W = np.round(rng.uniform(-1, 1, (self.V, self.D)), 1)
+        self.W = np.round(rng.uniform(-1, 1, (self.V, self.D)), 1) + 0.0  # (+ 0.0: no −0 on screen)
         self.index = np.array(index, dtype=int)
-        self.delta = np.round(rng.uniform(-1, 1, self.index.shape + (self.D,)), 1)
+        self.delta = np.round(rng.uniform(-1, 1, self.index.shape + (self.D,)), 1) + 0.0
 
     def forward(self) -> np.ndarray:
         return self.W[self.index]  # (2, 4, 3)
@@ -537,6 +537,12 @@ class EmbeddingSketch:
         if not 0 <= v < self.V:
             raise ValueError(f"an index of the sketch is a row 0..{self.V - 1}")
         self.index[n, k] = v
+
+    def cycle_index(self, n: int, k: int) -> int:
+        """The next row (after V − 1: row 0) for index[n, k]; returns it."""
+        v = (int(self.index[n, k]) + 1) % self.V
+        self.set_index(n, k, v)
+        return v
 
     def contributions(self) -> dict[int, list[tuple[int, int]]]:
         out: dict[int, list[tuple[int, int]]] = {v: [] for v in range(self.V)}
@@ -570,3 +576,27 @@ class EmbeddingSketch:
     def numbers(self, v: int, i: int = 0) -> str:
         places = self.contributions()[v]
         return " + ".join(format_value(self.delta[n, k, i]) for n, k in places) or "0"
+
+    def equation(self, v: int, i: int = 0) -> str:
+        """Entry (v, i) of the gradient written out: 'dW[0, 0] = δ₀₀₀ + δ₁₂₀ = 0.9 + 0.9 = 1.8'."""
+        head = f"dW[{v}, {i}]"
+        places = self.contributions()[v]
+        if not places:
+            return f"{head} = 0 (row {v} is never gathered)"
+        value = number_text(self.gradient()[v, i])
+        if len(places) == 1:
+            return f"{head} = {self.symbols(v, i)} = {value}"
+        terms = " + ".join(operand(self.delta[n, k, i]) for n, k in places)
+        return f"{head} = {self.symbols(v, i)} = {terms} = {value}"
+
+    def overwrite_rows(self) -> list[int]:
+        """The rows where the overwrite ``dW[x] = δ`` differs from the true gradient."""
+        return [int(v) for v in np.flatnonzero(np.any(self.naive() != self.gradient(), axis=1))]
+
+    def overwrite_kept(self, v: int) -> tuple[int, int] | None:
+        """The place (n, k) whose δ the overwrite left in row v (None for a row never gathered)."""
+        naive = self.naive()
+        for n, k in reversed(self.contributions()[v]):
+            if np.array_equal(naive[v], self.delta[n, k]):
+                return n, k
+        return None

@@ -12,8 +12,10 @@ from core.lessons import (
     lessons_dir,
     load_lessons,
     make_question,
+    number_text,
     parse_lesson,
 )
+from core.specs import operand
 from core.repeats import next_repeat
 from core.trainer import Trainer
 
@@ -224,3 +226,37 @@ def test_the_sketch_reproduces_the_classic_pattern():
     assert s.sum_rows() == [0, 2, 4]
     with pytest.raises(ValueError):
         s.set_index(0, 0, 5)
+
+
+def test_the_sketch_gradient_is_the_derivative_of_the_loss_it_sends_back():
+    """δ is ∂L/∂out; with L = Σ δ·out (so that it is), dW must match central finite differences of L(W)."""
+    s = EmbeddingSketch()
+    s.set_index(1, 3, 0)  # and a row gathered three times
+    loss = lambda W: float(np.sum(s.delta * W[s.index]))  # noqa: E731
+    h = 1e-6
+    numeric = np.zeros_like(s.W)
+    for v, i in np.ndindex(s.W.shape):
+        up, down = s.W.copy(), s.W.copy()
+        up[v, i] += h
+        down[v, i] -= h
+        numeric[v, i] = (loss(up) - loss(down)) / (2 * h)
+    np.testing.assert_allclose(s.gradient(), numeric, rtol=1e-8, atol=1e-9)
+    assert s.W.dtype == np.float64
+    assert not np.allclose(s.naive(), numeric)  # the overwrite is not the derivative
+
+
+def test_the_sketch_writes_each_row_out_and_names_where_the_overwrite_is_wrong():
+    s = EmbeddingSketch()
+    d = s.delta
+    assert s.equation(3, 1) == f"dW[3, 1] = δ₀₁₁ = {number_text(d[0, 1, 1])}"
+    terms = " + ".join(operand(d[n, k, 0]) for n, k in ((0, 0), (1, 2)))
+    assert s.equation(0, 0) == f"dW[0, 0] = δ₀₀₀ + δ₁₂₀ = {terms} = {number_text(d[0, 0, 0] + d[1, 2, 0])}"
+    assert s.overwrite_rows() == [0, 1, 2]
+    for v in s.overwrite_rows():  # it kept one of the row's δ's, and it is that δ it shows
+        n, k = s.overwrite_kept(v)
+        assert (n, k) in s.contributions()[v]
+        np.testing.assert_array_equal(s.naive()[v], d[n, k])
+    assert s.cycle_index(0, 3) == 3 and s.index[0, 3] == 3  # the 2 becomes the next row
+    assert s.cycle_index(1, 3) == 0  # after row 4: row 0 again
+    assert s.equation(4, 0) == "dW[4, 0] = 0 (row 4 is never gathered)" and s.overwrite_kept(4) is None
+    assert "−0" not in [number_text(v) for v in s.W.ravel()]  # no negative zero on screen

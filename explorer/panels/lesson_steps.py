@@ -1,0 +1,342 @@
+"""The lesson's special steps: widgets the lesson view shows instead of tables.
+
+``STEP_WIDGETS`` maps a step's ``widget:`` setting (``core.lessons.WIDGETS``
+but ``tables``) to its class, constructed as ``cls(batch, session, parent=None)``
+with the lesson's ``LessonBatch`` and the window's ``Session``:
+
+* ``SketchStep``: the classic 5×3 embedding-layer sketch, live. Clicking an
+  index of the 2×4 matrix moves it to the next row (its arrow chooses one);
+  the gather, the gradient (each row's sum written out) and the overwrite
+  ``dW[x] = δ`` follow.
+* ``GradcheckStep``: one entry of a gradient checked by central finite
+  differences on the lesson's minibatch.
+* ``TrainStep``: the window's full-size network trains (the session's run
+  mode), its loss falls, and typed words get the network's predictions.
+
+Everything computed comes from ``core.lessons``; the widgets only draw it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.lessons import EmbeddingSketch, LessonBatch, number_text
+from core.specs import subscript
+
+# One pale colour per row of W: a row, the indices that name it, what they gathered and sent back share it.
+ROW_COLOURS = ("#fde0dd", "#dbe9f6", "#dff2d8", "#fff0c2", "#ece2f4")
+SUM_BORDER = "#d95f02"  # a row whose gradient is a sum
+WRONG_COLOUR = "#b00020"  # a row the overwrite gets wrong
+MUTED = "#666666"
+
+
+def _vector_text(values) -> str:
+    return "  ".join(number_text(v) for v in values)
+
+
+class _Cell(QLabel):
+    """One cell of a small table of numbers."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def paint(self, background: str | None = None, *, border: str | None = None, bold: bool = False,
+              colour: str = "#1e1e1e") -> None:
+        bg = background or "white"
+        edge = f"2px solid {border}" if border else "1px solid #cccccc"
+        weight = "bold" if bold else "normal"
+        self.setStyleSheet(f"QLabel {{ background: {bg}; border: {edge}; color: {colour}; font-weight: {weight};"
+                           " padding: 1px 5px; }")
+
+
+class _Table(QWidget):
+    """A titled grid of cells with row and column labels (``cells[r][c]``)."""
+
+    def __init__(self, title: str, row_labels, col_labels, make_cell=None, parent=None):
+        super().__init__(parent)
+        make_cell = make_cell or (lambda r, c: _Cell())
+        self.title = QLabel(title)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(2)
+        grid.setVerticalSpacing(2)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.col_labels = []
+        for c, text in enumerate(col_labels):
+            label = QLabel(text)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet(f"color: {MUTED};")
+            grid.addWidget(label, 0, c + 1)
+            self.col_labels.append(label)
+        self.row_labels = []
+        self.cells: list[list[QWidget]] = []
+        for r, text in enumerate(row_labels):
+            label = QLabel(text)
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            label.setStyleSheet(f"color: {MUTED};")
+            grid.addWidget(label, r + 1, 0)
+            self.row_labels.append(label)
+            row = []
+            for c in range(len(col_labels)):
+                cell = make_cell(r, c)
+                grid.addWidget(cell, r + 1, c + 1)
+                row.append(cell)
+            self.cells.append(row)
+        self.grid = grid
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(3)
+        layout.addWidget(self.title)
+        layout.addLayout(grid)
+        layout.addStretch(1)
+
+    def texts(self) -> list[list[str]]:
+        return [[cell.text() for cell in row] for row in self.cells]
+
+
+def _title(text: str, code: str = "") -> str:
+    return f"<b>{text}</b>" + (f" &nbsp;<code>{code}</code>" if code else "")
+
+
+class SketchStep(QWidget):
+    """The embedding layer alone: W (5×3), the indices (2×4), the gather, δ, the summed gradient, the overwrite.
+
+    Read-outs for tests and the lesson view: ``sketch`` (the core's
+    ``EmbeddingSketch`` the widget draws), ``w_table``, ``index_buttons[n][k]``,
+    ``gather_table``, ``delta_table``, ``grad_table`` (its last column says what
+    each row is made of), ``equations[v]`` (row v's entry of column
+    ``column()`` written out) and ``naive_table`` (the overwrite; its last
+    column marks the rows it gets wrong). ``changed`` is emitted after an index
+    changed and everything was redrawn.
+    """
+
+    changed = Signal()
+
+    def __init__(self, batch: LessonBatch | None = None, session=None, parent=None):
+        super().__init__(parent)
+        self.batch, self.session = batch, session
+        self.sketch = EmbeddingSketch()
+        self._column = 0
+        s = self.sketch
+        rows = [f"row {v}" for v in range(s.V)]
+        cols = [f"i={i}" for i in range(s.D)]
+        N, K = s.index.shape
+        places = [f"n={n}" for n in range(N)], [f"k={k}" for k in range(K)]
+
+        self.w_table = _Table(_title(f"W ({s.V}×{s.D})", "the table"), rows, cols)
+        self.index_table = _Table(_title(f"index ({N}×{K})", "x") + "<br><span style='color:#666'>click: next row"
+                                  "</span>", *places, make_cell=self._index_button)
+        self.index_buttons = self.index_table.cells
+        self.gather_table = _Table(_title(f"forward: out = W[x] ({N}×{K}×{s.D})", "out[n, k] = W[x[n, k]]"), *places)
+        self.delta_table = _Table(_title(f"backward: δ = ∂L/∂out ({N}×{K}×{s.D})", "δₙₖ arrives"), *places)
+        self.grad_table = _Table(_title(f"dW ({s.V}×{s.D})", "np.add.at(dW, x, δ)"), rows, cols + ["made of"])
+        self.naive_table = _Table(
+            _title("the overwrite", "dW[x] = δ") + f" <span style='color:{WRONG_COLOUR}'>(wrong rows marked)</span>",
+            rows, cols + [""])
+
+        # Row v's sum written out, for one column i of dW.
+        self.column_buttons = []
+        pick = QHBoxLayout()
+        pick.setSpacing(2)
+        pick.addWidget(QLabel("<b>each row's sum</b>, column"))
+        self._column_group = QButtonGroup(self)
+        for i in range(s.D):
+            b = QToolButton()
+            b.setText(f"i={i}")
+            b.setCheckable(True)
+            b.setChecked(i == 0)
+            b.setObjectName(f"sketch_column_{i}")
+            self._column_group.addButton(b, i)
+            pick.addWidget(b)
+            self.column_buttons.append(b)
+        pick.addStretch(1)
+        self._column_group.idClicked.connect(self.set_column)
+        self.equations = []
+        eq_box = QVBoxLayout()
+        eq_box.setSpacing(3)
+        eq_box.addLayout(pick)
+        for v in range(s.V):
+            label = QLabel()
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            eq_box.addWidget(label)
+            self.equations.append(label)
+        eq_box.addStretch(1)
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet(f"color: {MUTED};")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+
+        forward = QHBoxLayout()
+        forward.setSpacing(18)
+        forward.addWidget(self.w_table)
+        forward.addWidget(self.index_table)
+        forward.addWidget(self.gather_table)
+        forward.addStretch(1)
+        grads = QHBoxLayout()
+        grads.setSpacing(18)
+        grads.addWidget(self.grad_table)
+        grads.addWidget(self.naive_table)
+        grads.addStretch(1)
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        right.addLayout(grads)
+        right.addLayout(eq_box)
+        backward = QHBoxLayout()
+        backward.setSpacing(18)
+        backward.addWidget(self.delta_table, 0, Qt.AlignmentFlag.AlignTop)
+        backward.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(8)
+        layout.addLayout(forward)
+        layout.addWidget(_rule())
+        layout.addLayout(backward)
+        layout.addWidget(self.legend)
+        layout.addStretch(1)
+        self.setObjectName("sketch_step")
+        self._refresh()
+
+    def _index_button(self, n: int, k: int) -> QToolButton:
+        b = QToolButton()
+        b.setObjectName(f"sketch_index_{n}_{k}")
+        b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        b.setToolTip(f"x[{n}, {k}]: click for the next row, or choose one from the arrow")
+        menu = QMenu(b)
+        for v in range(self.sketch.V):
+            action = QAction(f"row {v}", menu)
+            action.triggered.connect(lambda _=False, n=n, k=k, v=v: self.set_index(n, k, v))
+            menu.addAction(action)
+        b.setMenu(menu)
+        b.clicked.connect(lambda _=False, n=n, k=k: self.cycle_index(n, k))
+        return b
+
+    # ---- changing it ----------------------------------------------------------------------------------------------
+    def set_index(self, n: int, k: int, v: int) -> None:
+        self.sketch.set_index(n, k, v)
+        self._refresh()
+        self.changed.emit()
+
+    def cycle_index(self, n: int, k: int) -> None:
+        self.sketch.cycle_index(n, k)
+        self._refresh()
+        self.changed.emit()
+
+    def set_column(self, i: int) -> None:
+        self._column = int(i)
+        self.column_buttons[self._column].setChecked(True)
+        self._refresh_equations()
+
+    def column(self) -> int:
+        return self._column
+
+    # ---- drawing --------------------------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        s = self.sketch
+        out, grad, naive = s.forward(), s.gradient(), s.naive()
+        contributions = s.contributions()
+        sums, wrong = set(s.sum_rows()), set(s.overwrite_rows())
+        for v in range(s.V):
+            for table in (self.w_table, self.grad_table, self.naive_table):
+                table.row_labels[v].setStyleSheet(f"background: {ROW_COLOURS[v]}; color: #333; padding: 0 3px;")
+            for i in range(s.D):
+                self.w_table.cells[v][i].setText(number_text(s.W[v, i]))
+                self.w_table.cells[v][i].paint(ROW_COLOURS[v])
+                cell = self.grad_table.cells[v][i]
+                cell.setText(number_text(grad[v, i]))
+                cell.setToolTip(s.equation(v, i))
+                cell.paint(ROW_COLOURS[v] if contributions[v] else None, border=SUM_BORDER if v in sums else None,
+                           bold=v in sums)
+                cell = self.naive_table.cells[v][i]
+                cell.setText(number_text(naive[v, i]))
+                cell.paint(ROW_COLOURS[v] if contributions[v] else None,
+                           colour=WRONG_COLOUR if v in wrong else "#1e1e1e", bold=v in wrong)
+            made = self.grad_table.cells[v][s.D]
+            count = len(contributions[v])
+            if count >= 2:
+                made.setText(f"Σ sum of {count}")
+                made.paint("#fff5eb", border=SUM_BORDER, bold=True, colour=SUM_BORDER)
+            elif count == 1:
+                made.setText("one δ")
+                made.paint(None)
+            else:
+                made.setText("0: not used")
+                made.paint(None, colour=MUTED)
+            mark = self.naive_table.cells[v][s.D]
+            if v in wrong:
+                kept = s.overwrite_kept(v)
+                mark.setText(f"≠ kept δ{subscript(kept[0])}{subscript(kept[1])} only" if kept else "≠")
+                mark.paint("#fdecee", colour=WRONG_COLOUR, bold=True)
+            else:
+                mark.setText("= dW")
+                mark.paint(None, colour=MUTED)
+            for label in (self.grad_table.cells[v][s.D], mark):
+                label.setProperty("sum", v in sums)
+        for (n, k), v in np.ndenumerate(s.index):
+            v = int(v)
+            b = self.index_buttons[n][k]
+            b.setText(str(v))
+            b.setStyleSheet(f"QToolButton {{ background: {ROW_COLOURS[v]}; border: 1px solid #999; padding: 2px 8px;"
+                            " font-weight: bold; }")
+            cell = self.gather_table.cells[n][k]
+            cell.setText(f"W[{v}]\n{_vector_text(out[n, k])}")
+            cell.paint(ROW_COLOURS[v])
+            cell = self.delta_table.cells[n][k]
+            cell.setText(f"δ{subscript(n)}{subscript(k)} → row {v}\n{_vector_text(s.delta[n, k])}")
+            cell.paint(ROW_COLOURS[v], border=SUM_BORDER if v in sums else None)
+        self._refresh_equations()
+        names = ", ".join(str(v) for v in sorted(sums)) or "none"
+        unused = [v for v in range(s.V) if not contributions[v]]
+        self.legend.setText(
+            f"Rows gathered more than once get the <b style='color:{SUM_BORDER}'>sum</b> of their δ's "
+            f"(now rows {names}); a row gathered once gets its one δ"
+            + (f"; rows never gathered ({', '.join(map(str, unused))}) get 0" if unused else "")
+            + f". The overwrite keeps one δ per row, so it is <b style='color:{WRONG_COLOUR}'>wrong</b> "
+            f"exactly on the sums (rows {', '.join(map(str, sorted(wrong))) or 'none'}).")
+
+    def _refresh_equations(self) -> None:
+        s = self.sketch
+        sums = set(s.sum_rows())
+        for v, label in enumerate(self.equations):
+            label.setText(s.equation(v, self._column))
+            label.setStyleSheet(f"QLabel {{ background: {ROW_COLOURS[v]}; padding: 1px 4px;"
+                                + (f" border-left: 3px solid {SUM_BORDER}; font-weight: bold;" if v in sums else "")
+                                + " }")
+
+    # ---- read-outs ------------------------------------------------------------------------------------------------
+    def shown_sum_rows(self) -> list[int]:
+        """The rows the gradient table marks as sums."""
+        return [v for v in range(self.sketch.V) if self.grad_table.cells[v][self.sketch.D].text().startswith("Σ")]
+
+    def shown_wrong_rows(self) -> list[int]:
+        """The rows the overwrite table marks as wrong."""
+        return [v for v in range(self.sketch.V) if self.naive_table.cells[v][self.sketch.D].text().startswith("≠")]
+
+
+def _rule() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setStyleSheet("color: #dddddd;")
+    return line
+
+
+STEP_WIDGETS = {"sketch": SketchStep}
+
+__all__ = ["STEP_WIDGETS", "SketchStep"]
