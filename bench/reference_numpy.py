@@ -15,6 +15,8 @@ timed side by side on the same model; tests/test_fast.py checks that they agree.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 PARAM_NAMES = ("W_emb", "W_h", "b_h", "W_o", "b_o")
@@ -71,3 +73,16 @@ class ReferenceNumpy:
         """Mean cross-entropy over rows (M, 4)."""
         _, _, output = self.fprop(data[:, :3])
         return float(-np.mean(np.log(output[np.arange(len(data)), data[:, 3]] + TINY)))
+
+    # the protocol of _common.train_like_the_command
+    prepare = staticmethod(np.ascontiguousarray)
+
+    def train_rows(self, rows, learning_rate, momentum) -> float:
+        return self.train_batch(rows[:, :3], rows[:, 3], learning_rate, momentum)
+
+
+if __name__ == "__main__":  # trains like `backprop-explorer train`: see _common.train_like_the_command
+    from _common import train_like_the_command
+
+    sys.exit(train_like_the_command("exercise's algorithm (NumPy)", lambda params, dtype, lr, mu, threads: ReferenceNumpy(
+        params, dtype)))

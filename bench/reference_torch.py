@@ -5,11 +5,17 @@ positions, ``nn.Linear`` layers, sigmoid, ``F.cross_entropy`` (mean over the
 batch), autograd, and ``torch.optim.SGD`` with momentum (``buf ← μ·buf + ∇``,
 ``w ← w − η·buf``, the same trajectory as the exercise's update).
 
-Install torch into the project's environment for a benchmark run only (it is
-not a dependency): ``uv pip install torch`` or a local wheel.
+Install torch for a benchmark run only (it is not a dependency), in the
+project's environment (``uv pip install`` a local wheel) or in a virtual
+environment of its own with NumPy (BENCHMARKS.md). Run on its own it trains
+like ``backprop-explorer train`` (see bench/_common.py):
+
+    /tmp/torchenv/bin/python bench/reference_torch.py --data ../shared/data/hinton --epochs 2 --threads 2
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -85,7 +91,31 @@ class ReferenceTorch:
             "b_o": n.output.bias.detach().numpy().copy(),
         }
 
-    def evaluate(self, rows: np.ndarray) -> float:
+    def evaluate(self, rows: np.ndarray, chunk: int = 2048) -> float:
+        """Mean CE over rows (M, 4), ``chunk`` rows at a time (as the project evaluates)."""
+        total = 0.0
         with torch.no_grad():
             r = self.tensor(rows)
-            return float(F.cross_entropy(self.net(r[:, :3]), r[:, 3]))
+            for a in range(0, len(r), chunk):
+                c = r[a : a + chunk]
+                total += float(F.cross_entropy(self.net(c[:, :3]), c[:, 3], reduction="sum"))
+        return total / len(r)
+
+    # the protocol of _common.train_like_the_command
+    def prepare(self, rows):
+        return self.tensor(rows)
+
+    def train_rows(self, rows, learning_rate, momentum) -> float:
+        return self.train_batch(rows[:, :3], rows[:, 3])
+
+
+def _make(params, dtype, learning_rate, momentum, threads):
+    if threads:
+        torch.set_num_threads(threads)
+    return ReferenceTorch(params, dtype, learning_rate, momentum)
+
+
+if __name__ == "__main__":
+    from _common import train_like_the_command
+
+    sys.exit(train_like_the_command(f"PyTorch {torch.__version__}", _make))

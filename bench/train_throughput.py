@@ -1,27 +1,45 @@
-"""Training throughput: the project's fast path against a straightforward NumPy port and PyTorch.
+"""Training throughput: the project against a strong NumPy port, the exercise's algorithm and PyTorch.
 
-All implementations train the same model (the exercise's defaults: V = 250,
-d = 50, H = 200, sigmoid, batch 100, learning rate 0.1, momentum 0.9, the
-same initial weights) on the same minibatches of the real corpus, in one
-process, taking turns: project, reference, PyTorch, matmul floor, project,
-reference, ... Each turn trains a whole epoch (or ``--batches`` minibatches,
-scaled to an epoch). Reported per precision: the median seconds per epoch of
-each, the ratios project/reference and project/PyTorch (medians of the
-per-round ratios, so a busy moment on a shared machine hits both sides of a
-ratio alike), and the matmul floor: the model's six matrix products alone at
-batch-100 shapes, timed the same way.
+Two modes.
+
+**In process** (default). All implementations train the same model (the
+exercise's defaults: V = 250, d = 50, H = 200, sigmoid, batch 100, learning
+rate 0.1, momentum 0.9, the same initial weights) on the same minibatches of
+the real corpus, in one process, taking turns: project, strong port, exercise,
+PyTorch, matmul floor, project, ... Each turn trains a whole epoch (or
+``--batches`` minibatches, scaled to an epoch). Reported per precision: the
+median seconds per epoch of each, the ratios of the project to each (medians
+of the per-round ratios, so a busy moment on a shared machine hits both sides
+of a ratio alike), and the matmul floor: the model's six matrix products
+alone at batch-100 shapes, timed the same way.
 
 * project: ``Trainer.run`` (the fast path with the per-batch loss and
   finiteness checks and the loss history), without validation passes.
-* reference: bench/reference_numpy.py, the exercise written line for line in
-  NumPy (fresh arrays, one-hot targets, ``np.add.at`` on rows).
+* strong: bench/reference_numpy_strong.py, the port a competent NumPy user
+  writes (no one-hot, in place, ``np.add.at`` on rows).
+* exercise: bench/reference_numpy.py, the exercise's algorithm written line
+  for line in NumPy (fresh arrays, one-hot targets, ``np.add.at`` on rows).
 * PyTorch: bench/reference_torch.py, when torch can be imported (it is not a
   dependency; see BENCHMARKS.md for installing it for a run).
 
+**Whole process** (``--whole-process``): what a user waits for. Each
+contender is a fresh process that trains like ``backprop-explorer train``
+(validation passes included; the project's own command is timed as it is),
+run with ``--epochs 1`` and ``--epochs 2``; seconds per epoch are
+``wall(2) − wall(1)``, so start-up, loading and the final evaluations cancel.
+Every thread setting of each is a contender of its own (the project as the
+command runs it, with one BLAS thread, and with ``OPENBLAS_NUM_THREADS=2``;
+each reference at 1 and 2 threads), they take turns within each round (the
+order rotates, and whether 1 or 2 epochs runs first alternates), and the
+project is compared with the best setting of each reference (lowest median).
+PyTorch runs under ``--torch-python`` (a Python with torch and NumPy). With
+``--busy`` a busy loop (``python -c "while True: pass"``) holds one core for
+the whole run.
+
 Run from the repository root:
 
-    uv run python bench/train_throughput.py --data ../shared/data/hinton
-    uv run python bench/train_throughput.py --threads 1      # BLAS (and torch) limited to one thread
+    uv run python bench/train_throughput.py --threads 1 --torch-threads 1
+    uv run python bench/train_throughput.py --whole-process --rounds 3 [--busy]
 """
 
 from __future__ import annotations
@@ -31,6 +49,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,8 +67,13 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0, help="NumPy's BLAS threads (sets OPENBLAS_NUM_THREADS)")
     p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's own)")
     p.add_argument("--fast-module", help="time this file as core/fast.py (e.g. an older version, for before/after)")
-    p.add_argument("--only", default="project,reference,torch,floor",
-                   help="which to time, of project, reference, torch, floor (default %(default)s)")
+    p.add_argument("--only", default="project,strong,exercise,torch,floor",
+                   help="which to time, of project, strong, exercise, torch, floor (default %(default)s); "
+                        "with --whole-process, of project, project2, strong, exercise, torch")
+    p.add_argument("--whole-process", action="store_true", help="time whole processes: wall(2 epochs) − wall(1 epoch)")
+    p.add_argument("--torch-python", default="/tmp/torchenv/bin/python",
+                   help="with --whole-process: a Python with torch and NumPy (default %(default)s; skipped if absent)")
+    p.add_argument("--busy", action="store_true", help="with --whole-process: keep one core busy with a busy loop")
     args = p.parse_args(argv)
     args.dtypes = [s.strip() for s in args.dtypes.split(",") if s.strip()]
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -63,6 +87,8 @@ def command_line(args) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.whole_process:
+        return whole_process(args)
     if args.threads:  # before NumPy (and its BLAS) is loaded
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(ROOT))
@@ -76,6 +102,7 @@ def main(argv=None) -> int:
         use_fast_module(args.fast_module)
 
     import reference_numpy
+    import reference_numpy_strong
     import reference_torch
     from core.corpus import Corpus, load_hinton_folder
     from core.model import CONTEXT, Config, FourGramModel
@@ -123,8 +150,7 @@ def main(argv=None) -> int:
 
             runners["project"] = project
 
-        if "reference" in args.only:
-            ref = reference_numpy.ReferenceNumpy(start_weights, dtype)
+        def numpy_runner(ref):
             ref_state = {"step": 0}
 
             def reference():
@@ -138,7 +164,12 @@ def main(argv=None) -> int:
                     ref_state["step"] += 1
                 return float(np.mean(losses))
 
-            runners["reference"] = reference
+            return reference
+
+        if "strong" in args.only:
+            runners["strong"] = numpy_runner(reference_numpy_strong.ReferenceNumpyStrong(start_weights, dtype))
+        if "exercise" in args.only:
+            runners["exercise"] = numpy_runner(reference_numpy.ReferenceNumpy(start_weights, dtype))
 
         if torch_ok:
             tref = reference_torch.ReferenceTorch(start_weights, dtype, lr, mu)
@@ -175,6 +206,87 @@ def main(argv=None) -> int:
     return 0
 
 
+def whole_process_contenders(args):
+    """(name, family, argv without --epochs, extra environment) of every contender asked for."""
+    bench = ROOT / "bench"
+    command = Path(sys.executable).parent / "backprop-explorer"  # the entry point of the environment we run in
+    data = ["--data", args.data]
+    out = []
+    if "project" in args.only:  # as the command runs: it sets OPENBLAS_NUM_THREADS=1 itself
+        out.append(("project", "project", [str(command), "train", *data], {}))
+    if "project2" in args.only:
+        out.append(("project, 2 BLAS threads", "project2", [str(command), "train", *data], {"OPENBLAS_NUM_THREADS": "2"}))
+    for family, script in (("strong", "reference_numpy_strong.py"), ("exercise", "reference_numpy.py")):
+        if family in args.only:
+            for t in (1, 2):
+                out.append((f"{family}, {t} BLAS thread{'s' * (t > 1)}", family,
+                            [sys.executable, str(bench / script), *data], {"OPENBLAS_NUM_THREADS": str(t)}))
+    if "torch" in args.only:
+        if Path(args.torch_python).exists():
+            for t in (1, 2):
+                out.append((f"PyTorch, {t} thread{'s' * (t > 1)}", "torch",
+                            [args.torch_python, str(bench / "reference_torch.py"), *data, "--threads", str(t)],
+                            {"OMP_NUM_THREADS": str(t), "OPENBLAS_NUM_THREADS": str(t)}))
+        else:
+            print(f"PyTorch skipped: {args.torch_python} does not exist (see BENCHMARKS.md)")
+    return out
+
+
+def whole_process(args) -> int:
+    """Seconds per epoch of whole processes, wall(--epochs 2) − wall(--epochs 1), contenders taking turns."""
+    contenders = whole_process_contenders(args)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    print(f"whole process; {len(contenders)} contenders, {args.rounds} rounds; "
+          f"{'a busy loop on one core (pid %d)' % busy.pid if busy else 'no busy loop'}")
+    print(f"load before: {load_average()}")
+    times = {name: [] for name, *_ in contenders}
+    finals = {}
+    loads = []
+    try:
+        for r in range(args.rounds):
+            loads.append(os.getloadavg()[0])
+            k = r % len(contenders)
+            for name, _, argv, env in contenders[k:] + contenders[:k]:
+                wall = {}
+                for epochs in ((1, 2) if r % 2 == 0 else (2, 1)):
+                    t0 = time.perf_counter()
+                    done = subprocess.run([*argv, "--epochs", str(epochs)], env={**os.environ, **env},
+                                          capture_output=True, text=True)
+                    wall[epochs] = time.perf_counter() - t0
+                    if done.returncode:
+                        print(f"{name} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+                        return 1
+                    if epochs == 2:
+                        finals[name] = [ln for ln in done.stdout.splitlines() if ln.startswith("Final ")]
+                times[name].append(wall[2] - wall[1])
+                print(f"  round {r + 1} {name:<26} {wall[2] - wall[1]:6.2f} s per epoch   (load {os.getloadavg()[0]:.2f})",
+                      flush=True)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+    print(f"load after: {load_average()}; 1-minute load at the rounds' starts {fmt(loads)}")
+    print(f"\n== whole process, seconds per epoch (wall(2) − wall(1)), median of {args.rounds} (min … max)")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for name, *_ in contenders:
+        ce = "; ".join(ln.replace("Final ", "") for ln in finals.get(name, [])[:2])
+        print(f"  {name:<26} {med[name]:6.2f}  ({min(times[name]):.2f} … {max(times[name]):.2f})   after 2 epochs: {ce}")
+    best = {}
+    for name, family, *_ in contenders:
+        if family not in best or med[name] < med[best[family]]:
+            best[family] = name
+    if "project" in best:
+        p = times[best["project"]]
+        for family in ("project2", "strong", "exercise", "torch"):
+            if family in best:
+                o = best[family]
+                ratios = [a / b for a, b in zip(p, times[o])]
+                print(f"  project / best {family:<9} ({o}): {med['project'] / med[o]:.3f} of the medians; "
+                      f"per round {fmt(ratios)}")
+    print(f"reproduce: {command_line(args)}")
+    return 0
+
+
 def matmul_floor(np, dtype, config, V, n_batches):
     """The six matrix products of a minibatch at batch-100 shapes, with preallocated outputs, nothing else."""
     N, D3, H = config.batch_size, 3 * config.embed_dim, config.hidden_dim
@@ -202,7 +314,8 @@ def matmul_floor(np, dtype, config, V, n_batches):
 def report(dtype_name, times, last_ce, torch_ok):
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n== {dtype_name}: seconds per epoch, median of {len(next(iter(times.values())))} (min … max)")
-    labels = {"project": "project fast path", "reference": "NumPy reference", "torch": "PyTorch", "floor": "6 matmuls alone"}
+    labels = {"project": "project fast path", "strong": "strong NumPy port", "exercise": "exercise (NumPy)",
+              "torch": "PyTorch", "floor": "6 matmuls alone"}
     for k, v in times.items():
         ce = f"   mean CE of its last turn {last_ce[k]:.4f}" if k in last_ce else ""
         print(f"  {labels[k]:<18} {med[k]:6.3f}  ({min(v):.3f} … {max(v):.3f}){ce}")
@@ -210,7 +323,7 @@ def report(dtype_name, times, last_ce, torch_ok):
         print("  PyTorch            skipped: torch is not installed (see BENCHMARKS.md)")
     if "project" in times:
         p = times["project"]
-        for other in ("reference", "torch"):
+        for other in ("strong", "exercise", "torch"):
             if other in times:
                 ratios = [a / b for a, b in zip(p, times[other])]
                 print(f"  project / {other:<9} {statistics.median(ratios):.3f}  (per-round ratios {fmt(ratios)})")

@@ -243,6 +243,20 @@ def test_reference_numpy_port_trains_the_same_model():
         assert_close(ref.w[k], fast.params[k], 1e-10, err_msg=k)
 
 
+def test_strong_numpy_port_trains_the_same_model():
+    ref_mod = load_bench("reference_numpy_strong")
+    model = make_model(init_std=0.3)
+    fast = FastPath(model, np.float64)
+    ref = ref_mod.ReferenceNumpyStrong(model.params, np.float64)
+    for x, t in batches(100, 20, seed=13):
+        assert ref.train_batch(x, t, 0.1, 0.9) == pytest.approx(fast.train_batch(x, t, 0.1, 0.9), rel=1e-9)
+    for k in PARAM_NAMES:
+        assert_close(ref.w[k], fast.params[k], 1e-10, err_msg=k)
+        assert_close(ref.v[k], fast.velocity[k], 1e-10, err_msg=k)
+    rows = np.column_stack(batches(500, 1, seed=14)[0])
+    assert ref.evaluate(rows) == pytest.approx(fast.evaluate(rows), rel=1e-9)
+
+
 def test_reference_torch_port_trains_the_same_model():
     pytest.importorskip("torch", reason="torch is only installed for benchmark runs")
     ref_mod = load_bench("reference_torch")
