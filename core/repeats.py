@@ -71,3 +71,36 @@ def next_repeat(trainer, lookahead: int = LOOKAHEAD) -> tuple[int | None, int]:
         if kind == 1 and first_any is None:
             first_any = k
     return (first_any, 1) if first_any is not None else (None, 0)
+
+
+def repeats_across_examples(x) -> bool:
+    """True when some word occurs in two different examples (rows) of the contexts ``x`` (N, 3)."""
+    x = np.asarray(x)
+    rows_of = [np.unique(row) for row in x]
+    flat = np.concatenate(rows_of) if rows_of else np.array([], dtype=int)
+    return np.unique(flat).size < flat.size
+
+
+def repeats_within_context(x) -> bool:
+    """True when some example uses one word twice in its own context (``x[n, j] == x[n, k]``, j ≠ k)."""
+    x = np.sort(np.asarray(x), axis=1)
+    return bool(x.size) and bool((x[:, 1:] == x[:, :-1]).any())
+
+
+def batches_with_repeats(trainer, count: int, lookahead: int = LOOKAHEAD) -> list[int]:
+    """``count`` minibatch numbers from the trainer's next one on, those that repeat a word in both ways first.
+
+    Preferred: a word in two different examples *and* a word twice within one
+    context (both ways the overwrite bug loses contributions); then either
+    way; then any. Numbers come out in increasing order; minibatches are only
+    looked at, not trained.
+    """
+    both, either, other = [], [], []
+    for k in range(lookahead):
+        step = trainer.step + k
+        x = trainer.batch_at(step)[0]
+        across, within = repeats_across_examples(x), repeats_within_context(x)
+        (both if across and within else either if across or within else other).append(step)
+        if len(both) >= count:
+            break
+    return sorted((both + either + other)[:count])

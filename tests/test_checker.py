@@ -1,0 +1,199 @@
+"""The checker of a learner's own stage functions (core/checker.py) and its sandbox (core/sandbox.py)."""
+
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.checker import KINDS, CheckFileError, check_source, stage_functions
+from core.corpus import assets_dir
+from core.model import Config, FourGramModel
+from core.sandbox import Sandbox
+
+BUGS = assets_dir() / "bugs"
+CORRECT = BUGS / "correct.py"
+FAST = dict(batch_size=20, timeout=1.0)  # small minibatches, a short limit: the suite stays quick
+
+
+def check(source, **kw):
+    return check_source(textwrap.dedent(source), "learner.py", **{**FAST, **kw})
+
+
+@pytest.fixture(scope="module")
+def correct_verdicts(demo_corpus):
+    return check_source(CORRECT.read_text(), str(CORRECT), demo_corpus, **FAST)
+
+
+# ---- the format ----------------------------------------------------------------------------------------------
+
+
+def test_stage_functions_follow_the_stage_registry_with_signatures_from_the_formulas():
+    model = FourGramModel([f"w{i}" for i in range(30)], Config(embed_dim=4, hidden_dims=(7,), batch_size=5))
+    fns = stage_functions(model)
+    assert [f.name for f in fns] == [s.name for s in model.stage_specs]
+    by = {f.name: f for f in fns}
+    assert by["embedding_gradient"].signature == "def embedding_gradient(x, de, V, d):"
+    assert by["output_weights"].results == ("dW_o", "db_o")
+    assert by["through_activation"].params == ("dh", "h")
+    assert by["back_to_hidden"].params == ("dz_o", "W_o")
+    assert by["loss"].results == ("L",)
+    # Only what exists before a stage can be passed to it.
+    assert "de" not in by["output_weights"].available and "dz_o" in by["output_weights"].available
+    assert "de" in by["embedding_gradient"].available
+    # The docstring names the inputs with their shapes for these sizes.
+    doc = by["embedding_gradient"].docstring
+    assert "de: N×3d = 5×12" in doc and "V = 30" in doc and "dW_emb: V×d = 30×4" in doc
+    assert by["embedding_gradient"].template.startswith("def embedding_gradient(x, de, V, d):\n    \"\"\"")
+
+
+def test_deeper_networks_name_their_stage_functions_by_the_layers_rule():
+    model = FourGramModel([f"w{i}" for i in range(30)], Config(embed_dim=4, hidden_dims=(7, 6), batch_size=5,
+                                                               activations="relu"))
+    by = {f.name: f for f in stage_functions(model)}
+    assert by["hidden_weights_2"].params == ("h1", "dz_h2")
+    assert by["through_activation_1"].params == ("dh1", "z_h1")  # ReLU's derivative reads z
+    assert "H2 = 6" in by["hidden_input_2"].docstring or "H₂" in by["hidden_input_2"].docstring
+
+
+# ---- verdicts --------------------------------------------------------------------------------------------------
+
+
+def test_the_correct_file_is_exact_or_close_at_every_stage(correct_verdicts, demo_corpus):
+    model = FourGramModel(demo_corpus.vocab, Config())
+    assert [v.stage for v in correct_verdicts] == [s.name for s in model.stage_specs]
+    for v in correct_verdicts:
+        assert v.kind in ("exact", "close"), v.line_text()
+        assert v.text == "exact" or v.text.startswith("close (max |diff| ")
+    emb = next(v for v in correct_verdicts if v.stage == "embedding_gradient")
+    assert emb.expected.shape == (demo_corpus.vocab_size, 50) and not emb.diff_mask.any()
+
+
+def test_the_overwrite_marks_exactly_the_rows_fed_more_than_once(demo_corpus):
+    source = CORRECT.read_text().replace("np.add.at(dW_emb, x.reshape(-1), de.reshape(-1, d))",
+                                         "dW_emb[x.reshape(-1)] = de.reshape(-1, d)")
+    (v,) = check_source(source, "overwrite.py", demo_corpus, stage="embedding_gradient", **FAST)
+    assert v.kind == "wrong"
+    assert "rows fed more than once keep only one contribution" in v.text
+    assert "gradient check" in v.text and "sides with the reference" in v.text
+    # Exactly the rows of words that occur more than once in the minibatch differ (each loses a slice of de).
+    words, counts = np.unique(_batch_x(demo_corpus, v), return_counts=True)
+    assert set(np.flatnonzero(v.diff_mask.any(axis=1)).tolist()) == set(words[counts > 1].tolist())
+    assert all(g.verdict == "ok" for g in v.referee) and len(v.referee) == 3
+
+
+def _batch_x(corpus, verdict):
+    from core.trainer import Trainer
+
+    trainer = Trainer(corpus, Config(batch_size=FAST["batch_size"]))
+    return trainer.batch_at(verdict.minibatch)[0]
+
+
+def test_a_function_that_raises_reports_its_line():
+    source = """\
+    import numpy as np
+
+    def output_error(p, t, N):
+        dz = p.copy()
+        raise ValueError("not written yet")
+    """
+    (v,) = check(source)
+    assert v.kind == "raised" and v.line == 5
+    assert "ValueError: not written yet" in v.text and "line 5 of learner.py" in v.text
+
+
+def test_writing_into_a_read_only_input_is_explained():
+    (v,) = check("""\
+    def output_error(p, t, N):
+        p[range(N), t] -= 1
+        return p / N
+    """)
+    assert v.kind == "raised" and "read-only" in v.text and "copy" in v.text
+
+
+def test_a_parameter_the_checker_does_not_know_is_named():
+    (v,) = check("def back_to_hidden(dz_o, W_out):\n    return dz_o @ W_out.T\n")
+    assert v.kind == "raised" and "'W_out'" in v.text and "W_o" in v.text
+
+
+def test_a_syntax_error_is_one_line_naming_the_line():
+    with pytest.raises(CheckFileError) as err:
+        check("def embed(x, W_emb):\n    return W_emb[x\n")
+    assert err.value.line in (2, 3) and "\n" not in str(err.value) and "learner.py line" in str(err.value)
+
+
+def test_a_file_without_stage_functions_is_refused():
+    with pytest.raises(CheckFileError, match="defines no stage function"):
+        check("def helper(a):\n    return a\n")
+    with pytest.raises(CheckFileError, match="no function embed"):
+        check("def loss(p, t, N):\n    return 0.0\n", stage="embed")
+    with pytest.raises(CheckFileError, match="no stage called 'emb'"):
+        check("def loss(p, t, N):\n    return 0.0\n", stage="emb")
+
+
+# ---- the sandbox -------------------------------------------------------------------------------------------------
+
+
+def test_an_endless_loop_times_out_within_the_limit_plus_a_second_and_the_next_stage_still_runs():
+    source = """\
+    def hidden(z_h):
+        while True:
+            pass
+
+    def logits(h, W_o, b_o):
+        return h @ W_o + b_o
+    """
+    start = time.perf_counter()
+    loop, after = check(source)
+    assert loop.kind == "timed out" and "1 s" in loop.text
+    assert after.kind in ("exact", "close")
+    assert time.perf_counter() - start < 1.0 + 1.0 + 3.0  # the limit + 1 s, plus starting two children and NumPy
+
+
+@pytest.mark.parametrize("body, how", [
+    ("import os\n    os._exit(3)", "exited with status 3"),
+    ("import ctypes\n    ctypes.string_at(0)", "SIGSEGV"),
+])
+def test_a_function_that_kills_its_interpreter_costs_a_verdict(body, how):
+    crash, after = check(f"def embed(x, W_emb):\n    {body}\n\ndef hidden(z_h):\n    import numpy as np\n"
+                         "    return 1 / (1 + np.exp(-z_h))\n")
+    assert crash.kind == "crashed" and how in crash.text
+    assert after.kind in ("exact", "close")
+
+
+def test_a_huge_allocation_is_refused_by_the_memory_limit():
+    (v,) = check("import numpy as np\n\ndef embed(x, W_emb):\n    big = np.ones((1 << 28,))\n    return big\n",
+                 memory_mb=256)
+    assert v.kind == "raised" and "MemoryError" in v.text and v.line == 4
+
+
+def test_the_sandbox_keeps_module_state_between_calls_and_returns_printed_output():
+    source = "calls = 0\ndef f(a):\n    global calls\n    calls += 1\n    print('call', calls)\n    return a * calls\n"
+    with Sandbox(source, "s.py", timeout=1) as box:
+        assert box.load().kind == "loaded"
+        first, second = box.call("f", {"a": np.arange(3)}), box.call("f", {"a": np.arange(3)})
+    assert first.output == "call 1\n" and np.array_equal(second.value, [0, 2, 4])
+
+
+def test_check_source_runs_on_a_worker_thread_and_can_be_cancelled():
+    cancel = threading.Event()
+    seen = []
+
+    def on_verdict(v):
+        seen.append(v)
+        cancel.set()  # stop after the first stage
+
+    out = []
+    worker = threading.Thread(target=lambda: out.extend(check_source(
+        CORRECT.read_text(), "c.py", cancel=cancel, on_verdict=on_verdict, **FAST)))
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert len(out) == 1 and out == seen and out[0].stage == "embed"
+
+
+def test_kinds_are_the_documented_ones(correct_verdicts):
+    assert KINDS == ("exact", "close", "wrong", "shape", "raised", "timed out", "crashed")
+    assert all(v.kind in KINDS for v in correct_verdicts)
