@@ -105,10 +105,6 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.param_names: dict[str, str] = {}  # the model's name of each parameter → its key in params
 
-    def zero_grad(self) -> None:
-        for g in self.grads.values():
-            g.fill(0)
-
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={v.shape}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes})"

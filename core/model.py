@@ -238,11 +238,6 @@ class Config:
             changes["activations"] = self.activations[:1]  # the one activation, for however many layers
         return replace(self, **changes).validate()
 
-    def needs_new_network(self, other: "Config") -> bool:
-        """True when switching from self to other changes the network's shape or initial weights."""
-        live = {"learning_rate", "momentum"}
-        return any(getattr(self, f.name) != getattr(other, f.name) for f in fields(self) if f.name not in live)
-
     def describe_hidden(self) -> str:
         """'H=200, sigmoid', 'hidden 128 relu, 64 tanh' or 'no hidden layer'."""
         dims, acts = self.hidden_dims, self.activations

@@ -33,8 +33,30 @@ import numpy as np
 CONTEXT = 3  # words in, one word out
 
 ROLES = ("input", "parameter", "forward", "gradient", "update")
-KINDS = ("index", "activation", "probability", "signed")
-AXIS_NAMES = ("example", "position", "word", "embed", "concat", "unit")
+# Colour kind → how an array of that kind is coloured, in words.
+KINDS = {
+    "signed": "diverging colours: white = 0, red > 0, blue < 0",
+    "activation": "sequential colours from 0",
+    "probability": "sequential colours, 0 to 1",
+    "index": "word indices, shown as words",
+}
+# Axis name → (its title on a heatmap's axis, its short label next to an index picker).
+AXES = {
+    "example": ("example n", "example n"),
+    "position": ("context position k", "position k"),
+    "word": ("word v", "word v"),
+    "embed": ("embedding component i", "component i"),
+    "concat": ("column of e: position k · component i", "column c"),
+    "unit": ("hidden unit j", "unit j"),
+}
+
+
+def axis_title(axis: str, *, short: bool = False) -> str:
+    """How an axis is named on screen (``AXES``); KeyError for a name that is not an axis."""
+    try:
+        return AXES[axis][1 if short else 0]
+    except KeyError:
+        raise KeyError(f"no axis called {axis!r}: one of {', '.join(AXES)}") from None
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,16 @@ class TensorSpec:
     levels: tuple[float, float] | None = None  # a natural colour range (σ: 0..1), or None
     also: tuple[str, ...] = ()  # other boxes that list it too
     owner: object = field(default=None, compare=False, repr=False)  # the layer that computes it
+
+    def __post_init__(self):
+        for what, value, known in (("role", self.role, ROLES), ("colour kind", self.kind, KINDS)):
+            if value not in known:
+                raise ValueError(f"{self.name}: no {what} called {value!r}: one of {', '.join(known)}")
+        for axis in self.axes:
+            if axis not in AXES:
+                raise ValueError(f"{self.name}: no axis called {axis!r}: one of {', '.join(AXES)}")
+        if len(self.axes) != len(self.dims):
+            raise ValueError(f"{self.name}: {len(self.axes)} axes for {len(self.dims)} sizes")
 
     @property
     def shape_text(self) -> str:

@@ -7,7 +7,6 @@ magnitude smaller than its last; a ReLU one's do not shrink that way.
 import numpy as np
 import pytest
 
-from core.fast import FastPath
 from core.health import Health
 from core.layers import ACTIVATIONS
 from core.model import Config, FourGramModel

@@ -309,3 +309,22 @@ def test_softmax_ce_refuses_bad_targets():
         layer.forward(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError):
         layer.forward(np.zeros((2, 3)), np.array([0]))
+
+
+def test_array_specs_use_only_known_roles_kinds_and_axes():
+    from core.model import Config, FourGramModel
+    from core.specs import AXES, KINDS, ROLES, TensorSpec, axis_title
+
+    for dims in [(), (6,), (6, 5), (6, 5, 4, 3)]:
+        model = FourGramModel([f"w{i}" for i in range(9)], Config(embed_dim=3, hidden_dims=dims))
+        for spec in model.specs.values():
+            assert spec.role in ROLES and spec.kind in KINDS and set(spec.axes) <= set(AXES), spec
+            assert all(axis_title(a) and axis_title(a, short=True) for a in spec.axes)
+    with pytest.raises(KeyError, match="no axis called 'row'"):
+        axis_title("row")
+    with pytest.raises(ValueError, match="no axis called 'row'"):
+        TensorSpec("A", "forward", ("row", "unit"), ("N", "H"), "signed", "an array", "hidden")
+    with pytest.raises(ValueError, match="2 axes for 1 sizes"):
+        TensorSpec("A", "forward", ("example", "unit"), ("N",), "signed", "an array", "hidden")
+    with pytest.raises(ValueError, match="no role called 'output'"):
+        TensorSpec("A", "output", ("example",), ("N",), "signed", "an array", "hidden")

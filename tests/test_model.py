@@ -340,8 +340,6 @@ def test_config_accepts_teaching_sizes():
     assert Config.from_dict(Config(learning_rate=0.5).to_dict()) == Config(learning_rate=0.5)
     with pytest.raises(ConfigError, match="unknown"):
         Config.from_dict({"hiden_dim": 3})
-    assert Config().needs_new_network(Config(hidden_dim=3))
-    assert not Config().needs_new_network(Config(learning_rate=0.3, momentum=0.5))
 
 
 def test_vocabulary_checks():

@@ -183,3 +183,13 @@ def test_an_unknown_name_is_refused_everywhere():
     # Registered no longer: the fast path does not fall back to another activation.
     with pytest.raises(ConfigError, match="leaky_relu"):
         FastPath(model, np.float64)
+
+
+def test_a_colour_kind_nobody_knows_is_refused_when_the_network_is_built():
+    class Misnamed(Softplus):
+        name = "softplus_misnamed"
+        kind = "sequential"  # not one of core.specs.KINDS: the heatmap would have guessed its colours
+
+    with registered_activation(Misnamed):
+        with pytest.raises(ValueError, match="no colour kind called 'sequential'"):
+            model_with(Misnamed.name)

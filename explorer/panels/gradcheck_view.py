@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 from core import gradcheck
 from core.errors import ExplorerError
 from core.gradcheck import DOUBTFUL, GOOD, GradCheck
-from core.specs import column_text
+from core.specs import axis_title, column_text
 
 from .. import widgets  # noqa: F401  (configures pyqtgraph once)
 from ..guard import qt_override
@@ -84,14 +84,6 @@ VERDICT_STYLE = {
     "wrong": ("#b71c1c", "#fde3e1", "✗ WRONG"),
 }
 STALE_STYLE = ("#666666", "#eeeeee")
-AXIS_TITLE = {
-    "example": "example n",
-    "word": "word v",
-    "unit": "unit j",
-    "embed": "component i",
-    "concat": "column c",
-    "position": "position k",
-}
 CHUNK_SECONDS = 0.03  # work per timer tick of "Check all"
 
 
@@ -460,7 +452,7 @@ class GradCheckView(QWidget):
                 w.setVisible(visible)
             self.word_combos[a].setVisible(visible and kinds[a] == "word")
             if visible:
-                self.axis_labels[a].setText(f"{AXIS_TITLE.get(kinds[a], kinds[a])}:")
+                self.axis_labels[a].setText(f"{axis_title(kinds[a], short=True)}:")
                 spin = self.index_spins[a]
                 spin.blockSignals(True)
                 spin.setRange(0, shape[a] - 1)

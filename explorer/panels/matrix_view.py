@@ -25,25 +25,17 @@ from PySide6.QtWidgets import QFrame, QLabel, QTabBar, QVBoxLayout, QWidget
 
 from core.errors import ExplorerError, InputError
 from core.export import save_array
-from core.specs import EntryFormula
+from core.specs import KINDS, EntryFormula, axis_title
 from core.text import plural
 
 from ..guard import qt_override
 from ..widgets import on_screen
 from ..widgets.export import ask_save_path
-from ..widgets.heatmap import AXIS_TITLES, Heatmap, format_value
+from ..widgets.heatmap import Heatmap, format_value
 
 __all__ = ["MatrixView"]
 
 MIN_HEATMAP_HEIGHT = 200  # pixels of the plot, at any window size
-
-KIND_TEXT = {
-    "signed": "diverging colours: white = 0, red > 0, blue < 0",
-    "activation": "sequential colours from 0",
-    "probability": "sequential colours, 0 to 1",
-    "index": "word indices, shown as words",
-}
-
 
 # ---- the panel ------------------------------------------------------------------------------
 
@@ -294,9 +286,8 @@ class MatrixView(QWidget):
         if name in self.session.model.params:
             arr = np.array(arr, copy=True)  # a still picture of weights that training changes in place
             self._drawn_version = self.session.model.version
-        spec = self.session.model.specs.get(name)
-        kind, natural = (spec.kind, spec.levels) if spec is not None else ("signed", None)
-        axes = spec.axes if spec is not None and spec.axes else (None, None)
+        spec = self.session.model.specs[name]  # every array the panel lists is described there
+        kind, natural, axes = spec.kind, spec.levels, spec.axes
         row_axis = axes[0]
         col_axis = axes[1] if len(axes) > 1 else None
         self.heatmap.set_data(
@@ -308,17 +299,17 @@ class MatrixView(QWidget):
 
     def _info_html(self, name: str, arr: np.ndarray, kind: str, axes) -> str:
         shape = "×".join(str(s) for s in arr.shape) or "scalar"
-        meaning = " × ".join(AXIS_TITLES.get(a, a) for a in axes)
+        meaning = " × ".join(axis_title(a) for a in axes)
         parts = [f"<b>{html.escape(name)}</b>", f"{shape} ({html.escape(meaning)})"]
         desc = self._describe(name)
         if desc:
             parts.append(html.escape(desc))
         if kind == "index":
-            parts.append(KIND_TEXT["index"])
+            parts.append(KINDS["index"])
         elif name in self.session.model.params and self.session.running:
             # Weights that training changes: a line that stays put while it runs (rewriting it on
             # every redraw relayouts the panel); the statistics return when it pauses.
-            parts.append(KIND_TEXT.get(kind, "") + "; min, max and mean when training pauses")
+            parts.append(KINDS[kind] + "; min, max and mean when training pauses")
         else:
             finite = arr
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
@@ -328,7 +319,7 @@ class MatrixView(QWidget):
                     f"min {format_value(finite.min(), 4)} · max {format_value(finite.max(), 4)} · "
                     f"mean {format_value(finite.mean(), 4)}"
                 )
-            parts.append(KIND_TEXT.get(kind, ""))
+            parts.append(KINDS[kind])
             use = self.heatmap.scale_fraction()
             if use < 0.1:
                 parts.append(

@@ -47,12 +47,12 @@ from PySide6.QtWidgets import (
 
 import explorer.widgets  # noqa: F401  (configures pyqtgraph once)
 from core.model import CONTEXT
-from core.specs import column_text, format_value
+from core.specs import axis_title, column_text, format_value
 from core.text import plural
 
 from ..guard import qt_override
 
-__all__ = ["Heatmap", "AxisLabeller", "IndexAxis", "format_value", "AXIS_TITLES"]
+__all__ = ["Heatmap", "AxisLabeller", "IndexAxis", "format_value"]
 
 # Diverging: dark blue (−m) – pure white (0) – dark red (+m), the ColorBrewer RdBu colours.
 DIVERGING = pg.ColorMap(
@@ -62,15 +62,6 @@ DIVERGING = pg.ColorMap(
 )
 SEQUENTIAL = pg.colormap.get("viridis")  # dark violet (low) – yellow (high)
 NONFINITE_RGBA = (255, 0, 255, 255)  # magenta: a NaN or ±inf entry
-
-AXIS_TITLES = {
-    "example": "example n",
-    "position": "context position k",
-    "word": "word v",
-    "embed": "embedding component i",
-    "concat": "column of e: position k · component i",
-    "unit": "hidden unit j",
-}
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _NUMBER_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
@@ -109,7 +100,7 @@ class AxisLabeller:
         self.block = self.count // CONTEXT if axis == "concat" and self.count % CONTEXT == 0 and self.count else None
 
     def title(self) -> str:
-        return AXIS_TITLES.get(self.axis, "") if self.axis != "strip" else ""
+        return "" if self.axis in (None, "strip") else axis_title(self.axis)
 
     def word(self, i: int) -> str | None:
         """The word at index i of a word axis (None elsewhere)."""
