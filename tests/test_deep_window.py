@@ -154,6 +154,22 @@ def test_gradient_health_draws_a_curve_per_layer_from_the_cores_arrays(window, q
     s.run_batches(25)  # minibatches 4 to 28: readings after 10 and 20
     x, _ = hv.curves["grad_norm"]["output"].getData()
     assert list(x) == [1, 2, 3, 10, 20]
+    # Their values: the fast path's minibatch 20 (float32) against the same 20 minibatches stepped in float64.
+    reference = FourGramModel(s.vocab, s.config)  # the same initial weights, from the seed
+    for b in range(20):
+        xb, tb = s.trainer.batch_at(b)
+        reference.forward(xb, tb)
+        reference.backward()
+        reference.apply_update()
+    weights = [f"W_h{i}" for i in (1, 2, 3)] + ["W_o"]
+    direct = {
+        "grad_norm": [np.linalg.norm(reference.grads[w]) for w in weights],
+        "update_ratio": [np.linalg.norm(reference.velocity[w]) / np.linalg.norm(reference.params[w]) for w in weights],
+    }
+    for key, values in direct.items():
+        for label, value in zip(labels, values):
+            shown = 10 ** hv.curves[key][label].getData()[1][-1]
+            assert shown == pytest.approx(value, rel=2e-4), (key, label)
 
 
 def test_a_checkpoint_of_the_deep_network_brings_it_back(window, qtbot, tmp_path):

@@ -1,4 +1,4 @@
-"""Networks with 0, 1, 2 and 4 hidden layers of mixed activations: every gradient, the stages, the fast path.
+"""Networks with 0 to 4 hidden layers of mixed activations: every gradient, the stages, the fast path.
 
 The reference here is written out again from the parameters alone, following
 the naming rule of core/model.py (one hidden layer: W_h, b_h, z_h, h; several:
@@ -20,7 +20,7 @@ VOCAB = [f"w{i}" for i in range(9)]
 # Word 0 in three examples, word 5 three times in one context, word 1 twice in one context.
 X = np.array([[0, 1, 2], [3, 0, 4], [5, 5, 5], [1, 6, 1], [2, 3, 0], [8, 7, 6]])
 T = np.array([3, 4, 5, 7, 0, 8])
-WIDTHS = {0: (), 1: (5,), 2: (6, 4), 4: (5, 4, 6, 3)}
+WIDTHS = {0: (), 1: (5,), 2: (6, 4), 3: (4, 6, 3), 4: (5, 4, 6, 3)}
 
 
 def activations_for(depth: int, shift: int = 0) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from core.layers import ACTIVATIONS
 from core.model import CONTEXT, Config, FourGramModel
 from core.specs import operand as _num
 from explorer.panels.matrix_view import MatrixView
@@ -319,18 +320,24 @@ def test_new_network_forgets_the_colour_scales(view, session):
 
 
 
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_activation_specific_formulas_and_colours(demo_corpus, qtbot, activation):
     from core.model import Config
 
+    cls = ACTIVATIONS[activation]
     s = Session(demo_corpus, Config(activation=activation))
     v = MatrixView(s)
     qtbot.addWidget(v)
     step_to(s, "hidden")
-    if activation == "tanh":
-        assert v.heatmap.levels() == (-1.0, 1.0)  # tanh is signed: diverging, ±1
-    else:
-        assert v.heatmap.levels() == (0.0, float(s.tensors["h"].max()))
+    h = s.tensors["h"]
+    if cls.levels is not None:  # σ: 0 to 1; tanh, signed: diverging, ±1
+        lo, hi = v.heatmap.levels()
+        assert (lo, hi) == (min(cls.levels[0], float(h.min())), max(cls.levels[1], float(h.max())))
+    elif cls.kind == "signed":
+        m = float(np.abs(h).max())
+        assert v.heatmap.levels() == (-m, m)
+    else:  # ReLU: from 0 to the largest output
+        assert v.heatmap.levels() == (0.0, float(h.max()))
     s.step_batch()
     T = s.tensors
     for n, j in [(0, 0), (5, 17), (99, 199)]:
