@@ -276,7 +276,7 @@ def _error_info(err: BaseException, path: str) -> dict:
     else:
         line, text = None, ""
     try:
-        message = str(err)
+        message = str(err.msg if isinstance(err, SyntaxError) else err)  # a SyntaxError's str() repeats the line
     except Exception:
         message = ""
     tb = "".join(traceback.format_list(frames)) if frames else ""

@@ -1,7 +1,7 @@
 """The ``backprop-explorer`` command.
 
 With no sub-command it opens the window. Sub-commands work headless:
-``train``, ``predict``, ``nearest``, ``distance`` and ``download``. Errors
+``train``, ``predict``, ``nearest``, ``distance``, ``check`` and ``download``. Errors
 print one line to stderr and exit with status 2 (bad input) or 1 (failure);
 no traceback reaches the user.
 """
@@ -175,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("words", nargs=2, metavar="WORD")
         if name != "distance":
             s.add_argument("-k", type=_positive_int, default=10, metavar="K", help="how many (default 10)")
+
+    c = sub.add_parser("check", help="check your own code for the stages of a minibatch against the network's")
+    c.add_argument("file", metavar="FILE", help="a Python file with functions named after stages (see the README)")
+    c.add_argument("--data", default="demo", metavar="SOURCE",
+                   help="corpus of the minibatches: demo (default), hinton, a folder, a data.mat or a text file")
+    c.add_argument("--batch-size", type=_positive_int, default=100, metavar="N", help="examples per minibatch (default 100)")
+    c.add_argument("--seed", type=_non_negative_int, default=1, metavar="N",
+                   help="initial weights and minibatch order (default 1)")
+    c.add_argument("--batches", type=_positive_int, default=2, metavar="K",
+                   help="minibatches to check every stage on, ones where a word repeats first (default 2)")
+    c.add_argument("--stage", metavar="NAME", help="check only this stage's function")
+    c.add_argument("--timeout", type=_finite_float, default=5.0, metavar="SECONDS",
+                   help="time limit of each call of your code (default 5)")
 
     d = sub.add_parser("download", help="download the real corpus (checked against sha256) into the cache folder")
     d.add_argument("--from", dest="prefix", metavar="URL_PREFIX", help="a mirror: the file names are appended to it")
@@ -413,7 +426,26 @@ def _cmd_download(args, out) -> int:
     return 0
 
 
+# ---- check ------------------------------------------------------------------------------------
+
+
+def _cmd_check(args, out) -> int:
+    from core.checker import check_file, read_source
+    from core.corpus import load_source
+    from core.errors import InputError
+
+    if not args.timeout > 0:
+        raise InputError(f"the time limit must be above 0 seconds, got {args.timeout:g}")
+    read_source(args.file)  # an unreadable file is refused before the corpus is loaded
+    corpus = load_source(args.data)
+    verdicts = check_file(args.file, corpus, batch_size=args.batch_size, seed=args.seed, batches=args.batches,
+                          stage=args.stage, timeout=args.timeout,
+                          on_verdict=lambda v: print(v.line_text(), file=out, flush=True))
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
 COMMANDS = {
+    "check": _cmd_check,
     "train": _cmd_train,
     "predict": _cmd_predict,
     "nearest": _cmd_nearest,
