@@ -507,6 +507,7 @@ def _raised(fn, res: CallResult, path: str, kwargs, expected_shape) -> tuple[str
         tail = f"; {shapes}" if shapes else ""
         if fits:
             tail += f": {fits[0]} gives the expected {_shape(expected_shape)} (W where Wᵀ belongs?)"
+        message = re.sub(r",? with gufunc signature \S+", "", message)
         return "shape", f"shape: the arrays do not fit{where}: {message}{tail}"
     hint = ""
     if "read-only" in message:
@@ -780,3 +781,42 @@ def read_source(path) -> str:
 def check_file(path, corpus=None, **kw) -> list[Verdict]:
     """``check_source`` on the file at ``path``."""
     return check_source(read_source(path), str(path), corpus, **kw)
+
+
+# ---- the gallery of classic bugs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GalleryBug:
+    """One file of assets/bugs: the stage it breaks, the verdict it gets and words of the cause it names.
+
+    ``title`` is the first line of its docstring; ``text`` the whole file.
+    """
+
+    path: object
+    title: str
+    stage: str
+    verdict: str
+    cause: str
+    text: str
+
+
+def gallery() -> list[GalleryBug]:
+    """The gallery of classic bugs (assets/bugs), in file order; ``correct.py`` is the reference answer, not listed.
+
+    Every file starts with ``# stage:``, ``# verdict:`` and ``# cause:`` lines.
+    """
+    from .corpus import assets_dir
+
+    out = []
+    for path in sorted((assets_dir() / "bugs").glob("*.py")):
+        if path.name == "correct.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        meta = dict(re.findall(r"^# (stage|verdict|cause): (.+)$", text, flags=re.M))
+        if set(meta) != {"stage", "verdict", "cause"}:
+            raise CheckFileError(f"{path.name}: a gallery file starts with # stage:, # verdict: and # cause: lines")
+        doc = re.search(r'"""(.+?)$', text, flags=re.M)
+        out.append(GalleryBug(path, doc.group(1).strip() if doc else path.stem, meta["stage"].strip(),
+                              meta["verdict"].strip(), meta["cause"].strip(), text))
+    return out

@@ -1,5 +1,8 @@
 """The checker of a learner's own stage functions (core/checker.py) and its sandbox (core/sandbox.py)."""
 
+import contextlib
+import io
+import re
 import textwrap
 import threading
 import time
@@ -8,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checker import KINDS, CheckFileError, check_source, stage_functions
+from core.checker import KINDS, CheckFileError, check_source, gallery, stage_functions
 from core.corpus import assets_dir
 from core.model import Config, FourGramModel
 from core.sandbox import Sandbox
+from explorer.cli import main
 
 BUGS = assets_dir() / "bugs"
 CORRECT = BUGS / "correct.py"
@@ -197,3 +201,84 @@ def test_check_source_runs_on_a_worker_thread_and_can_be_cancelled():
 def test_kinds_are_the_documented_ones(correct_verdicts):
     assert KINDS == ("exact", "close", "wrong", "shape", "raised", "timed out", "crashed")
     assert all(v.kind in KINDS for v in correct_verdicts)
+
+
+# ---- the gallery of classic bugs -------------------------------------------------------------------------------
+
+
+GALLERY = gallery()
+
+
+def test_the_gallery_has_every_classic_bug_and_its_reference():
+    assert CORRECT.is_file()
+    assert {b.stage for b in GALLERY} >= {"embedding_gradient", "through_activation", "output_error",
+                                          "back_to_hidden", "softmax", "output_weights", "update"}
+    assert len(GALLERY) == 8 and all(b.title and b.verdict in ("wrong", "shape") for b in GALLERY)
+
+
+def run_check(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["check", *map(str, argv)])
+    return status, out.getvalue().splitlines(), err.getvalue()
+
+
+CLI_FAST = ("--batch-size", "20", "--timeout", "1")
+
+
+@pytest.mark.parametrize("bug", GALLERY, ids=[b.path.stem for b in GALLERY])
+def test_each_gallery_bug_breaks_its_stage_exits_1_and_the_verdict_names_the_cause(bug):
+    status, lines, err = run_check(bug.path, *CLI_FAST)
+    assert status == 1 and err == ""
+    by = dict(line.split(": ", 1) for line in lines)
+    assert by[bug.stage].startswith(bug.verdict + ":"), by[bug.stage]
+    assert bug.cause in by[bug.stage]
+    assert all(text.startswith(("exact", "close (")) for stage, text in by.items() if stage != bug.stage)
+
+
+# ---- the command ----------------------------------------------------------------------------------------------------
+
+
+def test_check_the_correct_file_prints_a_line_per_stage_and_exits_0():
+    status, lines, err = run_check(CORRECT, *CLI_FAST, "--batches", "1", "--seed", "3")
+    assert status == 0 and err == ""
+    assert [line.split(":")[0] for line in lines] == [f.name for f in stage_functions()]
+    assert all(re.fullmatch(r"[a-z_]+: (exact|close \(max \|diff\| [0-9.e-]+\))", line) for line in lines), lines
+
+
+def test_check_one_stage():
+    status, lines, _ = run_check(BUGS / "01_overwrite.py", *CLI_FAST, "--stage", "embedding_gradient")
+    assert status == 1 and len(lines) == 1 and lines[0].startswith("embedding_gradient: wrong: ")
+
+
+def test_check_an_endless_loop_exits_1_within_the_limit_plus_a_second(tmp_path):
+    path = tmp_path / "loop.py"
+    path.write_text("def output_error(p, t, N):\n    while True:\n        pass\n")
+    start = time.perf_counter()
+    status, lines, _ = run_check(path, *CLI_FAST)
+    took = time.perf_counter() - start
+    assert status == 1 and lines == ["output_error: timed out: no answer within 1 s (an endless loop?)"]
+    assert took < 1.0 + 1.0 + 3.0  # the limit + 1 s, and a child interpreter with NumPy to start
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("def embed(x, W_emb):\n    return W_emb[x\n", r"loop\.py line \d: SyntaxError: "),
+    ("def helper():\n    pass\n", r"defines no stage function"),
+    ("import no_such_module_here\n", r"line 1: running the file raised ModuleNotFoundError"),
+    (None, r"no such file"),
+])
+def test_check_a_file_that_cannot_be_checked_exits_2_with_one_line(tmp_path, text, expect):
+    path = tmp_path / "loop.py"
+    if text is not None:
+        path.write_text(text)
+    status, lines, err = run_check(path, *CLI_FAST)
+    assert status == 2 and lines == []
+    assert len(err.splitlines()) == 1 and re.search(expect, err) and "Traceback" not in err, err
+
+
+def test_check_a_folder_or_binary_file_exits_2(tmp_path):
+    status, _, err = run_check(tmp_path, *CLI_FAST)
+    assert status == 2 and "is a folder" in err
+    (tmp_path / "b.py").write_bytes(b"\xff\xfe\x00bad")
+    status, _, err = run_check(tmp_path / "b.py", *CLI_FAST)
+    assert status == 2 and "not UTF-8" in err
