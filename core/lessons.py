@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LessonError
-from .gradcheck import check_entry
+from .gradcheck import check_entry, gradient_name
 from .model import Config, FourGramModel
 from .repeats import next_repeat
 from .specs import context_column, format_value, operand, subscript
@@ -62,6 +62,7 @@ STEP_KEYS = ("stage", "show", "question", "widget")
 # (Weights drawn larger than the exercise's 0.01, so that the numbers of one minibatch differ visibly.)
 LESSON_CONFIG = Config(embed_dim=4, hidden_dims=(6,), batch_size=2, init_std=0.3, seed=1)
 DIGITS = 4  # significant digits of a number in a lesson's tables
+FD_STEP = 1e-4  # the nudge h of the lesson's finite-difference check
 
 
 def lessons_dir() -> Path:
@@ -347,6 +348,97 @@ class LessonBatch:
         for k, v in self.weights.items():
             fresh.params[k][...] = v
         return check_entry(fresh, self.x, self.t, name, index)
+
+
+    # ---- checking a gradient by finite differences ----
+    def checkable(self) -> tuple[str, ...]:
+        """The parameters a lesson's finite-difference check can nudge."""
+        return tuple(self.weights)
+
+    def finite_difference(self, name: str = "W_h", index=(0, 0), h: float = FD_STEP) -> "FiniteDifference":
+        """Nudge ``name[index]`` by ±h on this minibatch (the weights before its update), measure both losses.
+
+        The losses are the mean cross-entropy of the minibatch, computed in
+        float64 by a fresh copy of the network: the lesson's model is left alone.
+        """
+        if name not in self.weights:
+            raise KeyError(f"no parameter {name!r} in the lesson's network (known: {', '.join(self.weights)})")
+        index = tuple(int(i) for i in np.atleast_1d(index))
+        fresh = FourGramModel(self.vocab, self.model.config, dtype=np.float64)
+        for k, v in self.weights.items():
+            fresh.params[k][...] = v
+        theta = float(self.weights[name][index])
+        losses = []
+        for sign in (1, -1):
+            fresh.params[name][index] = theta + sign * h
+            losses.append(float(fresh.forward(self.x, self.t)))
+        fresh.params[name][index] = theta
+        grad = gradient_name(self.model, name)
+        return FiniteDifference(name, grad, index, theta, h, losses[0], losses[1], float(self.tensors[grad][index]),
+                                self.model.entry_meaning(name, index, self.x, self.t))
+
+    def pick_entry(self, name: str, rng: np.random.Generator, avoid=None) -> tuple[int, ...]:
+        """A random entry of parameter ``name`` among the larger half of its gradient on this minibatch (not ``avoid``).
+
+        Along an axis of words only the words the minibatch is about: its
+        context words and targets, and the words it finds most probable.
+        """
+        grad = np.asarray(self.tensors[gradient_name(self.model, name)])
+        words = sorted(set(self.words_that_matter()) | set(self.columns_that_matter()))
+        ranges = [words if axis == "word" else range(n) for axis, n in zip(self.axes(name), grad.shape)]
+        if len(ranges) < grad.ndim:
+            ranges = [range(n) for n in grad.shape]
+        cells = [tuple(int(i) for i in c) for c in np.ndindex(*(len(r) for r in ranges))]
+        cells = [tuple(r[i] for r, i in zip(ranges, c)) for c in cells]
+        usable = [c for c in cells if grad[c] != 0 and c != avoid] or [c for c in cells if c != avoid] or cells
+        # Of those, the larger half: a tiny entry's two losses differ by little more than their rounding.
+        size = np.abs([grad[c] for c in usable])
+        usable = [c for c, g in zip(usable, size) if g >= np.median(size)]
+        return usable[int(rng.integers(len(usable)))]
+
+
+@dataclass(frozen=True)
+class FiniteDifference:
+    """One entry checked by a central difference: the two nudged losses, their quotient, the backprop value."""
+
+    name: str  # the parameter, W_h
+    gradient: str  # its gradient, dW_h
+    index: tuple[int, ...]
+    value: float  # θ, the entry before the nudge
+    h: float
+    loss_plus: float  # L(θ + h)
+    loss_minus: float  # L(θ − h)
+    analytic: float  # backprop's dW entry
+    meaning: str = ""  # what the entry is, in words
+
+    @property
+    def numeric(self) -> float:
+        """(L(θ + h) − L(θ − h)) / 2h."""
+        return (self.loss_plus - self.loss_minus) / (2 * self.h)
+
+    @property
+    def rel_error(self) -> float:
+        """|a − n| / max(|a|, |n|); 0 when both are 0."""
+        scale = max(abs(self.analytic), abs(self.numeric))
+        return 0.0 if scale == 0 else abs(self.analytic - self.numeric) / scale
+
+    @property
+    def digits(self) -> int:
+        """How many significant digits the two agree to (16: exactly)."""
+        r = self.rel_error
+        return 16 if r == 0 else max(0, min(16, int(np.floor(-np.log10(r)))))
+
+    def label(self, name: str | None = None) -> str:
+        return f"{name or self.name}[{', '.join(map(str, self.index))}]"
+
+    @property
+    def verdict(self) -> str:
+        if self.rel_error < 1e-6:
+            return (f"They agree to {self.digits} significant digits: backprop computed this entry right "
+                    "(the rest of the difference is the rounding of the two losses and h's own error, about h²).")
+        if self.rel_error < 1e-3:
+            return "They agree only roughly: suspicious. A correct backward pass agrees to about 7 digits or more."
+        return "They disagree: the backward pass has a bug for this entry."
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.lessons import WIDGETS, EmbeddingSketch, LessonBatch
-from explorer.panels.lesson_steps import STEP_WIDGETS, SketchStep
+from explorer.panels.lesson_steps import STEP_WIDGETS, GradcheckStep, SketchStep, plain_text
 
 
 def number(text: str) -> float:
@@ -23,14 +23,19 @@ def batch(demo_corpus):
     return LessonBatch(demo_corpus)
 
 
-@pytest.fixture
-def sketch(qtbot, batch, session):
-    w = SketchStep(batch, session)
+def shown(qtbot, cls, batch, session, size=(1280, 600)):
+    """A step widget on screen, as the lesson view makes it."""
+    w = cls(batch, session)
     qtbot.addWidget(w)
-    w.resize(1280, 600)
+    w.resize(*size)
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+@pytest.fixture
+def sketch(qtbot, batch, session):
+    return shown(qtbot, SketchStep, batch, session)
 
 
 def shown_gradient(w: SketchStep) -> np.ndarray:
@@ -114,3 +119,54 @@ def test_clicking_an_index_changes_which_rows_are_sums(qtbot, sketch):
 def test_the_sketch_fits_a_laptop_screen_without_sideways_scrolling(sketch):
     assert sketch.minimumSizeHint().width() <= 1240
     assert sketch.minimumSizeHint().height() <= 560
+
+
+# ---- the finite-difference check -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gradcheck(qtbot, batch, session):
+    return shown(qtbot, GradcheckStep, batch, session)
+
+
+def shown_numbers(w: GradcheckStep) -> dict[str, float]:
+    return {key: number(plain_text(label)) for key, label in w.values.items()}
+
+
+def assert_shows_the_core_check(w: GradcheckStep, batch: LessonBatch) -> None:
+    name, index = w.check.name, w.check.index
+    core = batch.finite_difference(name, index)  # computed again, independently of the widget's
+    shown = shown_numbers(w)
+    assert shown["theta"] == pytest.approx(batch.weights[name][index], rel=1e-9)
+    assert shown["h"] == core.h
+    assert shown["loss_plus"] == pytest.approx(core.loss_plus, rel=1e-12)
+    assert shown["loss_minus"] == pytest.approx(core.loss_minus, rel=1e-12)
+    assert shown["difference"] == pytest.approx(core.loss_plus - core.loss_minus, rel=1e-5)
+    assert shown["numeric"] == pytest.approx(core.numeric, rel=1e-9)
+    assert shown["analytic"] == pytest.approx(batch.tensors["d" + name][index], rel=1e-9)
+    assert shown["rel_error"] == pytest.approx(core.rel_error, rel=0.05)
+    assert core.rel_error < 1e-6
+    label = f"{name}[{', '.join(map(str, index))}]"
+    assert plain_text(w.entry_label).startswith(label + ": ")
+    assert w.formulas["analytic"].text() == f"backprop: d{label}"
+    assert plain_text(w.verdict_label).startswith(f"They agree to {core.digits} significant digits")
+
+
+def test_the_gradcheck_step_shows_the_cores_numbers(gradcheck, batch):
+    assert gradcheck.check.name == "W_h"
+    assert_shows_the_core_check(gradcheck, batch)
+
+
+def test_another_entry_and_another_weight_are_checked_too(qtbot, gradcheck, batch):
+    first = gradcheck.check.index
+    with qtbot.waitSignal(gradcheck.changed):
+        qtbot.mouseClick(gradcheck.another_button, Qt.MouseButton.LeftButton)
+    assert gradcheck.check.name == "W_h" and gradcheck.check.index != first
+    assert_shows_the_core_check(gradcheck, batch)
+    combo = gradcheck.weight_combo
+    with qtbot.waitSignal(gradcheck.changed):
+        combo.setCurrentIndex(combo.findData("W_emb"))
+        combo.activated.emit(combo.currentIndex())
+    assert gradcheck.check.name == "W_emb"
+    assert gradcheck.check.index[0] in batch.x  # a row the minibatch used: its gradient is not 0
+    assert_shows_the_core_check(gradcheck, batch)

@@ -260,3 +260,30 @@ def test_the_sketch_writes_each_row_out_and_names_where_the_overwrite_is_wrong()
     assert s.cycle_index(1, 3) == 0  # after row 4: row 0 again
     assert s.equation(4, 0) == "dW[4, 0] = 0 (row 4 is never gathered)" and s.overwrite_kept(4) is None
     assert "−0" not in [number_text(v) for v in s.W.ravel()]  # no negative zero on screen
+
+
+def test_the_lessons_finite_difference_shows_two_real_losses_and_agrees_with_backprop(batch, demo_corpus):
+    rng = np.random.default_rng(0)
+    assert batch.model.config.activations == ("sigmoid",)  # as computed below
+    for name in batch.checkable():
+        index = batch.pick_entry(name, rng)
+        fd = batch.finite_difference(name, index)
+        assert fd.gradient == "d" + name and fd.analytic == batch.tensors["d" + name][index] != 0
+        # the two losses, computed here independently: the minibatch's mean cross-entropy with the entry nudged
+        for sign, loss in ((1, fd.loss_plus), (-1, fd.loss_minus)):
+            w = {k: v.astype(np.float64).copy() for k, v in batch.weights.items()}
+            w[name][index] += sign * fd.h
+            e = w["W_emb"][batch.x].reshape(len(batch.t), -1)
+            h = 1 / (1 + np.exp(-(e @ w["W_h"] + w["b_h"])))
+            z = h @ w["W_o"] + w["b_o"]
+            z = z - z.max(axis=1, keepdims=True)
+            ce = np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(batch.t)), batch.t]
+            assert loss == pytest.approx(ce.mean(), rel=1e-13)
+        assert fd.numeric == (fd.loss_plus - fd.loss_minus) / (2 * fd.h)
+        # the rounding-free check of core/gradcheck.py agrees; so does backprop
+        careful = batch.gradient_check(name, index)
+        assert fd.numeric == pytest.approx(careful.numeric, rel=1e-6)
+        assert fd.rel_error < 1e-6 and fd.digits >= 6 and "agree" in fd.verdict
+    assert batch.pick_entry("W_emb", rng)[0] in batch.x  # a row the minibatch used
+    with pytest.raises(KeyError):
+        batch.finite_difference("W_nowhere", (0, 0))

@@ -18,16 +18,20 @@ Everything computed comes from ``core.lessons``; the widgets only draw it.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QPushButton,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -35,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.lessons import EmbeddingSketch, LessonBatch, number_text
-from core.specs import subscript
+from core.specs import format_value, subscript
 
 # One pale colour per row of W: a row, the indices that name it, what they gathered and sent back share it.
 ROW_COLOURS = ("#fde0dd", "#dbe9f6", "#dff2d8", "#fff0c2", "#ece2f4")
@@ -337,6 +341,152 @@ def _rule() -> QFrame:
     return line
 
 
-STEP_WIDGETS = {"sketch": SketchStep}
+# ---- checking a gradient by finite differences -----------------------------------------------------------------
 
-__all__ = ["STEP_WIDGETS", "SketchStep"]
+
+class GradcheckStep(QWidget):
+    """One entry of a gradient, checked: θ ± h, the two losses, the difference quotient, backprop's value.
+
+    ``check`` is the core's ``FiniteDifference`` on screen; ``values[key]``
+    the label showing each of its numbers (keys: ``theta``, ``h``,
+    ``loss_plus``, ``loss_minus``, ``difference``, ``numeric``, ``analytic``,
+    ``rel_error``). ``weight_combo`` chooses the parameter, ``another_button``
+    another entry of it.
+    """
+
+    changed = Signal()
+
+    ROWS = (
+        ("theta", "θ = {entry}", "the weight, as this minibatch saw it"),
+        ("h", "h", "the nudge, up and down"),
+        ("loss_plus", "L(θ + h)", "the minibatch's loss with {entry} = θ + h"),
+        ("loss_minus", "L(θ − h)", "… and with {entry} = θ − h"),
+        ("difference", "L(θ + h) − L(θ − h)", "how much the loss moved"),
+        ("numeric", "(L(θ + h) − L(θ − h)) / 2h", "the finite difference: the slope, measured"),
+        ("analytic", "{gradient}", "what backpropagation computed for the same entry"),
+        ("rel_error", "|a − n| / max(|a|, |n|)", "the relative error between the two"),
+    )
+
+    def __init__(self, batch: LessonBatch, session=None, parent=None, seed: int = 0):
+        super().__init__(parent)
+        self.batch, self.session = batch, session
+        self._rng = np.random.default_rng(seed)
+        self.weight_combo = QComboBox()
+        self.weight_combo.setObjectName("gradcheck_weight")
+        for name in batch.checkable():
+            self.weight_combo.addItem(name, name)
+        self.weight_combo.setToolTip("The parameter whose gradient is checked")
+        self.another_button = QPushButton("Another entry")
+        self.another_button.setObjectName("gradcheck_another")
+        self.another_button.setToolTip("Check another entry of this parameter, chosen at random")
+        self.entry_label = QLabel()
+        self.entry_label.setObjectName("gradcheck_entry")
+        self.entry_label.setWordWrap(True)
+        self.entry_label.setTextFormat(Qt.TextFormat.RichText)
+        self.batch_label = QLabel(
+            "on the lesson's minibatch: " + ";  ".join(batch.context_text(n) for n in range(len(batch.t))))
+        self.batch_label.setWordWrap(True)
+        self.batch_label.setStyleSheet(f"color: {MUTED};")
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        grid.setVerticalSpacing(4)
+        self.formulas, self.values, self.notes = {}, {}, {}
+        for r, (key, _formula, _note) in enumerate(self.ROWS):
+            formula, value, note = QLabel(), QLabel(), QLabel()
+            value.setObjectName(f"gradcheck_{key}")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.setTextFormat(Qt.TextFormat.RichText)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setStyleSheet("font-family: monospace; font-size: 11pt;")
+            note.setWordWrap(True)
+            note.setStyleSheet(f"color: {MUTED};")
+            grid.addWidget(formula, r, 0)
+            grid.addWidget(value, r, 1)
+            grid.addWidget(note, r, 2)
+            self.formulas[key], self.values[key], self.notes[key] = formula, value, note
+        grid.setColumnStretch(2, 1)
+        for key in ("numeric", "analytic"):
+            self.values[key].setStyleSheet("font-family: monospace; font-size: 12pt; font-weight: bold;")
+        self.verdict_label = QLabel()
+        self.verdict_label.setObjectName("gradcheck_verdict")
+        self.verdict_label.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<b>Check the gradient of</b>"))
+        top.addWidget(self.weight_combo)
+        top.addWidget(self.another_button)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.entry_label)
+        layout.addWidget(self.batch_label)
+        layout.addWidget(_rule())
+        layout.addLayout(grid)
+        layout.addWidget(_rule())
+        layout.addWidget(self.verdict_label)
+        layout.addStretch(1)
+        self.setObjectName("gradcheck_step")
+
+        self.weight_combo.activated.connect(lambda _i: self.another_entry())
+        self.another_button.clicked.connect(lambda: self.another_entry())
+        start = "W_h" if "W_h" in batch.checkable() else batch.checkable()[0]
+        self.weight_combo.setCurrentIndex(self.weight_combo.findData(start))
+        self.another_entry()
+
+    def another_entry(self) -> None:
+        """A random entry of the chosen parameter (another than the one on screen)."""
+        name = self.weight_combo.currentData()
+        avoid = self.check.index if getattr(self, "check", None) is not None and self.check.name == name else None
+        self.show_entry(name, self.batch.pick_entry(name, self._rng, avoid=avoid))
+
+    def show_entry(self, name: str, index) -> None:
+        self.check = c = self.batch.finite_difference(name, index)
+        self.weight_combo.setCurrentIndex(self.weight_combo.findData(name))
+        entry, gradient = c.label(), c.label(c.gradient)
+        self.entry_label.setText(f"<b>{entry}</b>: {html.escape(c.meaning)}")
+        texts = {
+            "theta": format_value(c.value, 10),
+            "h": format_value(c.h),
+            "loss_plus": format_value(c.loss_plus, 13),
+            "loss_minus": format_value(c.loss_minus, 13),
+            "difference": format_value(c.loss_plus - c.loss_minus, 6),
+            "numeric": format_value(c.numeric, 10),
+            "analytic": format_value(c.analytic, 10),
+            "rel_error": f"{c.rel_error:.1e}".replace("-", "−"),
+        }
+        same = _common_prefix(texts["numeric"], texts["analytic"])
+        for key, formula, note in self.ROWS:
+            self.formulas[key].setText(formula.format(entry=entry, gradient=f"backprop: {gradient}"))
+            text = html.escape(texts[key])
+            if key in ("numeric", "analytic"):  # the digits the two share, in green
+                text = f"<span style='color:#1b7837'>{html.escape(same)}</span>{html.escape(texts[key][len(same):])}"
+            self.values[key].setText(text)
+            self.notes[key].setText(note.format(entry=entry))
+        good = c.rel_error < 1e-6
+        self.verdict_label.setText(c.verdict)
+        self.verdict_label.setStyleSheet(f"color: {'#1b7837' if good else WRONG_COLOUR}; font-weight: bold;")
+        self.changed.emit()
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def plain_text(label: QLabel) -> str:
+    """What a label shows, without its markup."""
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(label.text())
+    return doc.toPlainText()
+
+
+STEP_WIDGETS = {"sketch": SketchStep, "gradcheck": GradcheckStep}
+
+__all__ = ["STEP_WIDGETS", "SketchStep", "GradcheckStep"]
