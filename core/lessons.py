@@ -600,6 +600,48 @@ class Tally:
         return f"{self.right} of {self.asked} predictions right" if self.asked else "no predictions made"
 
 
+# ---- now train it --------------------------------------------------------------------------------------------
+
+
+TRAIN_WINDOW = 100  # minibatches averaged for "the loss now" and "the loss at the start"
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """What the lesson's training step shows of a run: a short curve and the loss then and now."""
+
+    steps: int  # minibatches trained
+    x: np.ndarray  # the curve: the middle minibatch of each block...
+    y: np.ndarray  # ... and the block's mean training cross-entropy
+    first: float | None  # mean CE of the first TRAIN_WINDOW minibatches (None before any)
+    last: float | None  # ... and of the last ones
+
+    def text(self) -> str:
+        if self.first is None:
+            return "Not trained yet: press Train."
+        if self.steps <= TRAIN_WINDOW:
+            return f"{self.steps} minibatches trained; mean loss so far {format_value(self.last, 4)}."
+        return (f"{self.steps:,} minibatches trained. Loss of the first {TRAIN_WINDOW}: {format_value(self.first, 4)};"
+                f" of the last {TRAIN_WINDOW}: {format_value(self.last, 4)}.")
+
+
+def training_progress(train_ce, points: int = 300, window: int = TRAIN_WINDOW) -> TrainingProgress:
+    """The curve of a run's training loss in at most ``points`` block means (non-finite losses left out)."""
+    ce = np.asarray(train_ce, dtype=np.float64)
+    steps = len(ce)
+    idx = np.flatnonzero(np.isfinite(ce))
+    if not len(idx):
+        return TrainingProgress(steps, np.empty(0), np.empty(0), None, None)
+    good = ce[idx]
+    size = max(1, -(-len(good) // points))
+    blocks = len(good) // size * size  # (at least one block: size ≤ len(good))
+    x = idx[:blocks].reshape(-1, size).mean(axis=1)
+    y = good[:blocks].reshape(-1, size).mean(axis=1)
+    if blocks < len(good):  # the last, partial block
+        x, y = np.append(x, idx[blocks:].mean()), np.append(y, good[blocks:].mean())
+    return TrainingProgress(steps, x, y, float(good[:window].mean()), float(good[-window:].mean()))
+
+
 # ---- the 5×3 sketch -------------------------------------------------------------------------------------------
 
 

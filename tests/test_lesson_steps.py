@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from core.lessons import WIDGETS, EmbeddingSketch, LessonBatch
-from explorer.panels.lesson_steps import STEP_WIDGETS, GradcheckStep, SketchStep, plain_text
+from explorer.panels.lesson_steps import STEP_WIDGETS, GradcheckStep, SketchStep, TrainStep, plain_text
 
 
 def number(text: str) -> float:
@@ -42,8 +43,8 @@ def shown_gradient(w: SketchStep) -> np.ndarray:
     return numbers(row[:3] for row in w.grad_table.texts())
 
 
-def test_every_special_step_widget_is_one_the_lessons_name():
-    assert set(STEP_WIDGETS) <= set(WIDGETS) - {"tables"}
+def test_every_special_step_of_the_lessons_has_a_widget():
+    assert set(STEP_WIDGETS) == set(WIDGETS) - {"tables"}
 
 
 def test_the_sketch_shows_the_classic_pattern(sketch):
@@ -116,11 +117,6 @@ def test_clicking_an_index_changes_which_rows_are_sums(qtbot, sketch):
     np.testing.assert_allclose(shown_gradient(sketch), core.gradient())
 
 
-def test_the_sketch_fits_a_laptop_screen_without_sideways_scrolling(sketch):
-    assert sketch.minimumSizeHint().width() <= 1240
-    assert sketch.minimumSizeHint().height() <= 560
-
-
 # ---- the finite-difference check -------------------------------------------------------------------------------
 
 
@@ -170,3 +166,60 @@ def test_another_entry_and_another_weight_are_checked_too(qtbot, gradcheck, batc
     assert gradcheck.check.name == "W_emb"
     assert gradcheck.check.index[0] in batch.x  # a row the minibatch used: its gradient is not 0
     assert_shows_the_core_check(gradcheck, batch)
+
+
+# ---- now train it ----------------------------------------------------------------------------------------------
+
+
+def test_the_train_step_trains_the_sessions_network_the_loss_falls_and_predictions_change(qtbot, batch, session):
+    w = shown(qtbot, TrainStep, batch, session, (1366, 600))
+    assert w.progress_label.text() == "Not trained yet: press Train."
+    prompt = w.predictions.prompt
+    assert prompt.objectName() == "lesson_prompt_input"  # not the name of the window's own predictions panel
+    prompt.clear()
+    qtbot.keyClicks(prompt, "how are you")
+    before = w.predictions.shown_predictions()
+    assert w.predictions.context_words() == ("how", "are", "you")
+    assert before == session.model.predict(["how", "are", "you"], len(before))
+    session.stop_after = 300  # run mode pauses by itself there
+    with qtbot.waitSignal(session.running_changed):
+        qtbot.mouseClick(w.run_button, Qt.MouseButton.LeftButton)
+    assert session.running and w.run_button.text() == "Pause"
+    qtbot.waitUntil(lambda: not session.running, timeout=120_000)
+    assert w.run_button.text() == "Train" and not w.run_button.isChecked()
+    qtbot.waitUntil(lambda: w.progress.steps == 300, timeout=10_000)
+    # the loss shown went down, and it is the session's own history
+    words = w.progress_label.text().replace(",", "").replace(";", "").rstrip(".").split()
+    first, last = number(words[words.index("100:") + 1]), number(words[-1])
+    assert last < first
+    ce = session.trainer.history.train_ce
+    assert first == pytest.approx(ce[:100].mean(), abs=6e-4) and last == pytest.approx(ce[-100:].mean(), abs=6e-4)
+    xs, ys = w.curve.getData()
+    assert len(xs) <= 80 and ys[-1] < ys[0]
+    # the predictions for the typed words changed with the weights
+    after = w.predictions.shown_predictions()
+    assert after != before
+    assert after == session.model.predict(["how", "are", "you"], len(after))
+
+
+def test_the_train_steps_button_follows_the_sessions_run_mode(qtbot, batch, session):
+    w = shown(qtbot, TrainStep, batch, session)
+    with qtbot.waitSignal(session.running_changed):
+        session.start()  # the toolbar's Run
+    assert w.run_button.isChecked() and w.run_button.text() == "Pause"
+    with qtbot.waitSignal(session.running_changed):
+        qtbot.mouseClick(w.run_button, Qt.MouseButton.LeftButton)
+    assert not session.running and w.run_button.text() == "Train"
+
+
+@pytest.mark.parametrize("cls", [SketchStep, GradcheckStep, TrainStep])
+def test_every_step_widget_fits_a_laptop_screen_without_sideways_scrolling(qtbot, batch, session, cls):
+    w = shown(qtbot, cls, batch, session, (1240, 560))
+    hint = w.minimumSizeHint()
+    assert hint.width() <= 1240 and hint.height() <= 560
+    for label in w.findChildren(QLabel):  # nothing cut off: every label has the room it asks for
+        if label.isVisible() and label.text():
+            need = label.heightForWidth(label.width()) if label.wordWrap() else label.minimumSizeHint().height()
+            assert label.height() >= need - 1, (cls.__name__, label.text()[:40])
+            if not label.wordWrap():
+                assert label.width() >= label.minimumSizeHint().width() - 1, (cls.__name__, label.text()[:40])

@@ -14,6 +14,7 @@ from core.lessons import (
     make_question,
     number_text,
     parse_lesson,
+    training_progress,
 )
 from core.specs import operand
 from core.repeats import next_repeat
@@ -287,3 +288,21 @@ def test_the_lessons_finite_difference_shows_two_real_losses_and_agrees_with_bac
     assert batch.pick_entry("W_emb", rng)[0] in batch.x  # a row the minibatch used
     with pytest.raises(KeyError):
         batch.finite_difference("W_nowhere", (0, 0))
+
+
+def test_the_training_steps_curve_is_block_means_of_the_loss_and_says_then_and_now():
+    assert training_progress([]).text() == "Not trained yet: press Train."
+    ce = np.concatenate([np.linspace(5.5, 3.0, 1000), [np.nan], np.linspace(3.0, 2.9, 9)])
+    p = training_progress(ce, points=100)
+    assert p.steps == 1010 and len(p.x) <= 101
+    good = ce[np.isfinite(ce)]
+    np.testing.assert_allclose(p.y[0], good[:11].mean())  # blocks of 11 of the 1009 finite losses
+    np.testing.assert_allclose(p.x[0], 5.0)
+    np.testing.assert_allclose(p.x[-1], np.mean(np.arange(1002, 1010)))  # the partial block at the end, after the NaN
+    np.testing.assert_allclose(p.y[-1], good[1001:].mean())
+    assert len(p.x) == 1009 // 11 + 1
+    assert np.all(np.diff(p.x) > 0) and p.y[-1] < p.y[0]
+    assert p.first == pytest.approx(good[:100].mean()) and p.last == pytest.approx(good[-100:].mean())
+    assert p.text() == f"1,010 minibatches trained. Loss of the first 100: {number_text(p.first)}; of the last 100: " \
+                       f"{number_text(p.last)}."
+    assert training_progress([4.0, 3.0]).text() == "2 minibatches trained; mean loss so far 3.5."

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -38,14 +39,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.lessons import EmbeddingSketch, LessonBatch, number_text
+from core.lessons import EmbeddingSketch, LessonBatch, number_text, training_progress
 from core.specs import format_value, subscript
+
+from ..guard import qt_override
+from ..widgets import on_screen
+from .predictions_view import PredictionsView
 
 # One pale colour per row of W: a row, the indices that name it, what they gathered and sent back share it.
 ROW_COLOURS = ("#fde0dd", "#dbe9f6", "#dff2d8", "#fff0c2", "#ece2f4")
 SUM_BORDER = "#d95f02"  # a row whose gradient is a sum
 WRONG_COLOUR = "#b00020"  # a row the overwrite gets wrong
 MUTED = "#666666"
+CURVE_POINTS = 80  # block means on the training step's loss curve: one point per minibatch would be mostly noise
 
 
 def _vector_text(values) -> str:
@@ -202,7 +208,11 @@ class SketchStep(QWidget):
         right = QVBoxLayout()
         right.setSpacing(6)
         right.addLayout(grads)
-        right.addLayout(eq_box)
+        equations = QWidget()
+        equations.setLayout(eq_box)
+        equations.setMaximumWidth(620)  # a row's sum reads as one line, not a bar across the screen
+        eq_box.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(equations)
         backward = QHBoxLayout()
         backward.setSpacing(18)
         backward.addWidget(self.delta_table, 0, Qt.AlignmentFlag.AlignTop)
@@ -471,6 +481,108 @@ class GradcheckStep(QWidget):
         self.changed.emit()
 
 
+# ---- now train it ----------------------------------------------------------------------------------------------
+
+
+class TrainStep(QWidget):
+    """The window's network trains in the session's run mode; its loss falls; typed words get its predictions.
+
+    ``run_button`` starts and pauses the session's run mode (the same as the
+    toolbar's Run: it never blocks the event loop); ``curve`` is the loss
+    curve (block means of the training loss, ``core.lessons.training_progress``)
+    and ``progress_label`` says the loss then and now; ``predictions`` is the
+    Explorer's predictions panel (its object names prefixed with ``lesson_``).
+    """
+
+    def __init__(self, batch: LessonBatch | None, session, parent=None):
+        super().__init__(parent)
+        self.batch, self.session = batch, session
+        self.progress = training_progress(())
+        self._stale = False
+        self.run_button = QPushButton()
+        self.run_button.setObjectName("lesson_train_run")
+        self.run_button.setCheckable(True)
+        self.run_button.setToolTip("Train the full-size network (the toolbar's Run does the same)")
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.network_label = QLabel()
+        self.network_label.setWordWrap(True)
+        self.network_label.setStyleSheet(f"color: {MUTED};")
+        self.progress_label = QLabel()
+        self.progress_label.setObjectName("lesson_train_progress")
+        self.progress_label.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("lesson_train_plot")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "minibatches trained")
+        self.plot.setLabel("left", "training loss (cross-entropy)")
+        self.plot.setMinimumSize(300, 200)
+        self.curve = self.plot.plot(pen=pg.mkPen((8, 81, 156), width=2))
+        self.predictions = PredictionsView(session)
+        for child in [self.predictions, *self.predictions.findChildren(QWidget)]:
+            if child.objectName():  # the window has its own predictions panel: no two widgets of one name
+                child.setObjectName("lesson_" + child.objectName())
+        self.predictions.setObjectName("lesson_predictions")
+
+        left = QVBoxLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.network_label, 1)
+        left.addLayout(row)
+        left.addWidget(self.plot, 1)
+        left.addWidget(self.progress_label)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(12)
+        layout.addLayout(left, 2)
+        layout.addWidget(self.predictions, 3)
+        self.setObjectName("train_step")
+
+        session.running_changed.connect(self._on_running_changed)
+        session.history_changed.connect(self._on_history_changed)
+        session.network_changed.connect(self._on_network_changed)
+        self._on_network_changed()
+        self._on_running_changed(session.running)
+
+    # ---- session events -------------------------------------------------------------------------------------------
+    def _on_run_clicked(self, checked: bool) -> None:
+        if checked:
+            self.session.start()
+        else:
+            self.session.pause()
+        self._on_running_changed(self.session.running)
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.run_button.setChecked(running)
+        self.run_button.setText("Pause" if running else "Train")
+
+    def _on_network_changed(self) -> None:
+        c = self.session.config
+        self.network_label.setText(
+            f"The window's network: d = {c.embed_dim}, {c.describe_hidden()}, minibatches of {c.batch_size}, "
+            f"vocabulary of {len(self.session.vocab):,} words.")
+        self._on_history_changed()
+
+    def _on_history_changed(self) -> None:
+        if not on_screen(self):
+            self._stale = True
+            return
+        self._redraw()
+
+    @qt_override
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._stale:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._stale = False
+        self.progress = p = training_progress(self.session.trainer.history.train_ce, points=CURVE_POINTS)
+        self.curve.setData(p.x, p.y)
+        self.progress_label.setText(p.text())
+
+
 def _common_prefix(a: str, b: str) -> str:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
@@ -487,6 +599,6 @@ def plain_text(label: QLabel) -> str:
     return doc.toPlainText()
 
 
-STEP_WIDGETS = {"sketch": SketchStep, "gradcheck": GradcheckStep}
+STEP_WIDGETS = {"sketch": SketchStep, "gradcheck": GradcheckStep, "train": TrainStep}
 
-__all__ = ["STEP_WIDGETS", "SketchStep", "GradcheckStep"]
+__all__ = ["STEP_WIDGETS", "SketchStep", "GradcheckStep", "TrainStep"]
