@@ -68,8 +68,9 @@ def parse_args(argv=None):
     p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's own)")
     p.add_argument("--fast-module", help="time this file as core/fast.py (e.g. an older version, for before/after)")
     p.add_argument("--only", default="project,strong,exercise,torch,floor",
-                   help="which to time, of project, strong, exercise, torch, floor (default %(default)s); "
-                        "with --whole-process, of project, project2, strong, exercise, torch")
+                   help="which to time, of project, overlap, auto (the project with --overlap on, auto), strong, "
+                        "exercise, torch, floor (default %(default)s); with --whole-process, of project, project2 "
+                        "(2 BLAS threads), overlap-on, overlap-auto, strong, exercise, torch")
     p.add_argument("--whole-process", action="store_true", help="time whole processes: wall(2 epochs) − wall(1 epoch)")
     p.add_argument("--torch-python", default="/tmp/torchenv/bin/python",
                    help="with --whole-process: a Python with torch and NumPy (default %(default)s; skipped if absent)")
@@ -140,15 +141,19 @@ def main(argv=None) -> int:
         dtype = np.dtype(dtype_name)
         runners, last_ce = {}, {}
 
-        if "project" in args.only:
-            trainer = Trainer(bare, config, fast_dtype=dtype, valid_every=10**9)
+        def project_runner(overlap):
+            trainer = Trainer(bare, config, fast_dtype=dtype, valid_every=10**9, overlap=overlap)
 
             def project():
                 before = len(trainer.history)
                 trainer.run(n_batches)
                 return float(np.mean(trainer.history.train_ce[before:]))
 
-            runners["project"] = project
+            return project
+
+        for name, overlap in (("project", "off"), ("overlap", "on"), ("auto", "auto")):
+            if name in args.only:
+                runners[name] = project_runner(overlap)
 
         def numpy_runner(ref):
             ref_state = {"step": 0}
@@ -216,6 +221,9 @@ def whole_process_contenders(args):
         out.append(("project", "project", [str(command), "train", *data], {}))
     if "project2" in args.only:
         out.append(("project, 2 BLAS threads", "project2", [str(command), "train", *data], {"OPENBLAS_NUM_THREADS": "2"}))
+    for mode in ("on", "auto"):
+        if f"overlap-{mode}" in args.only:
+            out.append((f"project, --overlap {mode}", f"overlap-{mode}", [str(command), "train", *data, "--overlap", mode], {}))
     for family, script in (("strong", "reference_numpy_strong.py"), ("exercise", "reference_numpy.py")):
         if family in args.only:
             for t in (1, 2):
@@ -277,7 +285,7 @@ def whole_process(args) -> int:
             best[family] = name
     if "project" in best:
         p = times[best["project"]]
-        for family in ("project2", "strong", "exercise", "torch"):
+        for family in ("project2", "overlap-on", "overlap-auto", "strong", "exercise", "torch"):
             if family in best:
                 o = best[family]
                 ratios = [a / b for a, b in zip(p, times[o])]
@@ -314,7 +322,7 @@ def matmul_floor(np, dtype, config, V, n_batches):
 def report(dtype_name, times, last_ce, torch_ok):
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n== {dtype_name}: seconds per epoch, median of {len(next(iter(times.values())))} (min … max)")
-    labels = {"project": "project fast path", "strong": "strong NumPy port", "exercise": "exercise (NumPy)",
+    labels = {"project": "project fast path", "overlap": "project, overlap on", "auto": "project, overlap auto", "strong": "strong NumPy port", "exercise": "exercise (NumPy)",
               "torch": "PyTorch", "floor": "6 matmuls alone"}
     for k, v in times.items():
         ce = f"   mean CE of its last turn {last_ce[k]:.4f}" if k in last_ce else ""
@@ -323,7 +331,7 @@ def report(dtype_name, times, last_ce, torch_ok):
         print("  PyTorch            skipped: torch is not installed (see BENCHMARKS.md)")
     if "project" in times:
         p = times["project"]
-        for other in ("strong", "exercise", "torch"):
+        for other in ("overlap", "auto", "strong", "exercise", "torch"):
             if other in times:
                 ratios = [a / b for a, b in zip(p, times[other])]
                 print(f"  project / {other:<9} {statistics.median(ratios):.3f}  (per-round ratios {fmt(ratios)})")

@@ -41,6 +41,9 @@ What makes it fast (the measurements are in BENCHMARKS.md):
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -53,10 +56,69 @@ _KEEP_SIZES = 3  # buffer sets kept: training's, and evaluation's two chunk size
 EVAL_CHUNK = 2048  # rows per forward pass in evaluate(): big enough for fast products, small enough for the cache
 EVAL_CHUNK_ELEMENTS = 1 << 20  # ... and z_o (rows × V) at most this big, for large vocabularies
 
+OVERLAP_MODES = ("auto", "on", "off")
+_BLOCK = 64  # minibatches per timed block of the "auto" overlap mode
+_PROBE_MIN, _PROBE_MAX = 4, 64  # blocks between probes of the mode not in use: first, and at most (it doubles)
+
 _lookup = ContextEmbedding.lookup_into
 _linear_forward = Linear.forward_into
 _linear_backward = Linear.backward_into
 _softmax = SoftmaxCrossEntropy
+
+
+class _GradientWorker:
+    """A persistent thread that computes weight gradients, −η·dW = xᵀ·(−η·dz) and −η·db = 1ᵀ·(−η·dz), on request.
+
+    Of each layer's three backward products, dW and db feed nothing else in
+    the backward pass: the caller posts them here, goes on with dx = dz·Wᵀ
+    (and the layers below), and waits before the update reads them. NumPy
+    releases the interpreter's lock inside a product, so the two run on two
+    cores when there are two. They are the same calls with the same operands
+    as in sequence: the same bits. One worker serves the process; ``lock`` is
+    held by the minibatch using it (another finds it taken and computes in
+    sequence).
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._tasks = queue.SimpleQueue()
+        self._done = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="fast-path gradients", daemon=True).start()
+
+    def post(self, x_T, g, ones, dW, db) -> None:
+        self._tasks.put((x_T, g, ones, dW, db))
+
+    def wait(self, count: int) -> None:
+        """Until the ``count`` tasks posted since the last wait are done; raises what one of them raised."""
+        errors = [self._done.get() for _ in range(count)]
+        for err in errors:
+            if err is not None:
+                raise err
+
+    def _loop(self) -> None:
+        get, done, matmul = self._tasks.get, self._done.put, np.matmul
+        while True:
+            x_T, g, ones, dW, db = get()
+            try:
+                matmul(x_T, g, out=dW)
+                matmul(ones, g, out=db)
+            except BaseException as err:  # handed to the waiting thread
+                done(err)
+            else:
+                done(None)
+
+
+_worker: _GradientWorker | None = None
+_worker_lock = threading.Lock()
+
+
+def _gradient_worker() -> _GradientWorker:
+    """The process's worker, started on first use."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = _GradientWorker()
+        return _worker
 
 
 class _Buffers:
@@ -119,10 +181,11 @@ class FastPath:
     embedding's goes straight into its velocity).
     """
 
-    def __init__(self, model: FourGramModel, dtype=np.float32):
+    def __init__(self, model: FourGramModel, dtype=np.float32, overlap: str = "off"):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"the fast path computes in float32 or float64, not {self.dtype}")
+        self.set_overlap(overlap)
         c = model.config
         self.hidden_dims = tuple(c.hidden_dims)
         self.activation_names = tuple(c.activations)
@@ -166,6 +229,52 @@ class FastPath:
     def fits(self, model: FourGramModel) -> bool:
         """True when ``model`` is the network this fast path computes (same shapes and activations)."""
         return self.shapes == model.shapes() and self.activation_names == tuple(model.config.activations)
+
+    # ---- the weight gradients on a second core ---------------------------------------------
+    def set_overlap(self, mode: str) -> None:
+        """Where the backward pass's weight gradients are computed: "on" (the worker thread, beside the rest
+        of the backward pass), "off" (in sequence) or "auto" (whichever the last timed block of minibatches
+        found faster; see ``_timed``). Every mode gives the same bits.
+        """
+        if mode not in OVERLAP_MODES:
+            raise ValueError(f"overlap must be one of {', '.join(OVERLAP_MODES)}, not {mode!r}")
+        self.overlap = mode
+        self.overlapping = mode == "on"  # what the next minibatch does
+        self._block = [0, 0.0]  # minibatches and seconds of the current timed block ("auto")
+        self._seconds = {False: None, True: None}  # each way's seconds per minibatch in its last block
+        self._probing = False
+        self._probe_every = _PROBE_MIN
+        self._since_probe = 0
+
+    def _timed(self, seconds: float) -> None:
+        """"auto": count a minibatch; at the end of a block, keep the faster way, trying the other now and then.
+
+        The way not in use is tried for one block after ``_probe_every``
+        blocks; a try that loses doubles that interval (up to _PROBE_MAX
+        blocks: a busy second core costs at most one block in 64), one that
+        wins resets it. A block slower than the other way's last one switches
+        at once (and resets the interval).
+        """
+        block = self._block
+        block[0] += 1
+        block[1] += seconds
+        if block[0] < _BLOCK:
+            return
+        now, other = self.overlapping, not self.overlapping
+        mean = self._seconds[now] = block[1] / block[0]
+        block[0], block[1] = 0, 0.0
+        if self._probing:
+            self._probing = False
+            won = mean < self._seconds[other]
+            self._probe_every = _PROBE_MIN if won else min(2 * self._probe_every, _PROBE_MAX)
+            self.overlapping = now if won else other
+        elif self._seconds[other] is not None and mean > self._seconds[other]:
+            self.overlapping = other  # things changed: the other way again, and tries at the first interval
+            self._since_probe, self._probe_every = 0, _PROBE_MIN
+        else:
+            self._since_probe += 1
+            if self._seconds[other] is None or self._since_probe >= self._probe_every:
+                self._probing, self._since_probe, self.overlapping = True, 0, other
 
     # ---- copies in and out -----------------------------------------------------------
     def load(self, model: FourGramModel) -> None:
@@ -244,6 +353,9 @@ class FastPath:
         x: (N, 3) C-contiguous ``np.intp`` indices, t: (N,) ``np.intp``, all
         within the vocabulary (nothing checks them here).
         """
+        auto = self.overlap == "auto"
+        if auto:
+            start = time.perf_counter()
         b = self.last = self._buffers_for(len(x))
         self._forward(b, x, t)
         n = b.n
@@ -251,23 +363,42 @@ class FastPath:
 
         # Output error, already times −η: −η·dz_o = −η·(p − Y)/N; then down through every layer:
         # −η·dW = xᵀ·(−η·dz), −η·db = Σₙ −η·dz, −η·dx = (−η·dz)·Wᵀ, and through the activation below.
+        # Overlapping, dW and db go to the worker thread while this one goes on with dx.
         _softmax.scaled_error_into(b.z, b.z_flat, b.t_flat, b.row_sum, b.row_sum_col, learning_rate / n)
         ones = b.ones
-        for x_T, g, W_T, dW, db, dx, through, h, tmp in b.backward:
-            _linear_backward(x_T, g, W_T, ones, dW, db, dx)
-            if through is not None:
-                through(h, dx, tmp)  # −η·dz = −η·dh ⊙ f'(z), from h
+        worker = _gradient_worker() if self.overlapping else None
+        if worker is not None and not worker.lock.acquire(blocking=False):
+            worker = None  # another fast path is using it
+        posted = 0
+        try:
+            for x_T, g, W_T, dW, db, dx, through, h, tmp in b.backward:
+                if worker is None:
+                    _linear_backward(x_T, g, W_T, ones, dW, db, dx)
+                else:
+                    worker.post(x_T, g, ones, dW, db)
+                    posted += 1
+                    np.matmul(g, W_T, out=dx)
+                if through is not None:
+                    through(h, dx, tmp)  # −η·dz = −η·dh ⊙ f'(z), from h
 
-        # The flat lanes of dW_emb every block of −η·de adds to.
-        self.scatter.indices(x, b.scatter)
+            # The flat lanes of dW_emb every block of −η·de adds to.
+            self.scatter.indices(x, b.scatter)
 
-        # The update, v ← μ·v − η·∇ and θ ← θ + v for every parameter. −η·dW_emb is never formed: every
-        # (n, k) adds its block of −η·de to row x[n, k] of the embedding's velocity, once that is times μ.
-        vel = self.vel
-        np.multiply(vel, momentum, out=vel)
-        self.scatter.add(b.scatter)
+            # The update, v ← μ·v − η·∇ and θ ← θ + v for every parameter. −η·dW_emb is never formed: every
+            # (n, k) adds its block of −η·de to row x[n, k] of the embedding's velocity, once that is times μ.
+            vel = self.vel
+            np.multiply(vel, momentum, out=vel)
+            self.scatter.add(b.scatter)
+        finally:
+            if worker is not None:  # the steps it writes are read below
+                try:
+                    worker.wait(posted)
+                finally:
+                    worker.lock.release()
         np.add(self._vel_dense, self.step_buffer, out=self._vel_dense)
         np.add(self.theta, vel, out=self.theta)
+        if auto:
+            self._timed(time.perf_counter() - start)
         return loss
 
     def evaluate(self, data, batch: int | None = None) -> float:

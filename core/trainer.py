@@ -58,6 +58,7 @@ class Trainer:
         model: FourGramModel | None = None,
         fast_dtype=np.float32,
         valid_every: int | None = None,
+        overlap: str = "off",
     ):
         self.corpus = corpus
         self.model = model if model is not None else FourGramModel(corpus.vocab, config or Config())
@@ -69,6 +70,7 @@ class Trainer:
                 f"batch size {c.batch_size:,} is larger than the training set ({plural(len(corpus.train), 'example')})"
             )
         self.fast_dtype = np.dtype(fast_dtype)
+        self.overlap = overlap  # the fast path's weight gradients on a second core: core/fast.py, set_overlap
         self.batches_per_epoch = len(corpus.train) // c.batch_size
         self.valid_every = valid_every or validation_interval(self.batches_per_epoch)
         self.history = History()
@@ -425,9 +427,12 @@ class Trainer:
         """The fast path, holding the model's current weights (made again if the precision or network changed)."""
         fast, model = self._fast, self.model
         if fast is None or fast.dtype != self.fast_dtype or not fast.fits(model):
-            self._fast = FastPath(model, self.fast_dtype)
-        elif fast.version != model.version:
-            fast.load(model)
+            self._fast = FastPath(model, self.fast_dtype, overlap=self.overlap)
+        else:
+            if fast.version != model.version:
+                fast.load(model)
+            if fast.overlap != self.overlap:
+                fast.set_overlap(self.overlap)
         return self._fast
 
     def run(

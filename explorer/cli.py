@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="arithmetic of the fast path (default float32; same CE to 3 decimals)",
     )
+    t.add_argument(
+        "--overlap",
+        choices=("auto", "on", "off"),
+        default="off",
+        help="weight gradients on a second thread beside the backward pass: on, off, or auto (the faster, "
+        "timed as it trains); the same numbers every way (default off)",
+    )
     t.add_argument("--save", metavar="FILE", help="write a checkpoint (.npz) at the end")
     t.add_argument("--quiet", action="store_true", help="print only the final lines")
 
@@ -226,7 +233,7 @@ def _cmd_train(args, out) -> int:
         if not os.access(target.parent, os.W_OK):
             raise InputError(f"cannot save to {args.save}: the folder {target.parent} is not writable")
     corpus = load_source(args.data, args.vocab_size)
-    trainer = Trainer(corpus, config, fast_dtype=np.dtype(args.precision))
+    trainer = Trainer(corpus, config, fast_dtype=np.dtype(args.precision), overlap=args.overlap)
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, file=out, flush=True, **k))
     say(f"Corpus: {corpus.describe()}")
     for note in corpus.notes:

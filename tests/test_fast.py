@@ -310,3 +310,78 @@ def test_no_warning_escapes_when_exp_overflows(recwarn):
     assert np.isfinite(fast.train_batch(x, t, 0.1, 0.9))
     assert np.isfinite(fast.evaluate(np.column_stack([x, t])))
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# ---- the weight gradients on a second thread -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hidden_dims", [(7,), (), (7, 5)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_overlapped_weight_gradients_give_the_same_bits(hidden_dims, dtype):
+    cfg = Config(embed_dim=6, hidden_dims=hidden_dims, activations=("tanh",) * len(hidden_dims), init_std=0.3)
+    model = FourGramModel(VOCAB, cfg)
+    paths = {mode: FastPath(model, dtype, overlap=mode) for mode in ("off", "on", "auto")}
+    for i, (x, t) in enumerate(batches(100, 150, seed=21)):
+        losses = {mode: fast.train_batch(x, t, 0.1, 0.9) for mode, fast in paths.items()}
+        assert losses["on"] == losses["off"] == losses["auto"], i
+    for k in model.params:
+        assert np.array_equal(paths["on"].params[k], paths["off"].params[k]), k
+        assert np.array_equal(paths["auto"].params[k], paths["off"].params[k]), k
+        assert np.array_equal(paths["on"].velocity[k], paths["off"].velocity[k]), k
+    assert not np.array_equal(paths["on"].params["W_emb"], model.params["W_emb"])  # it trained
+
+
+def tries_of(ways, way):
+    """Indices of the blocks run the other way than the one before and after (single-block tries)."""
+    return [i for i in range(1, len(ways) - 1) if ways[i] == way and ways[i - 1] != way and ways[i + 1] != way]
+
+
+def test_auto_overlap_keeps_the_faster_way_and_tries_the_other_less_and_less_often():
+    from core.fast import _BLOCK
+
+    fast = FastPath(make_model(), np.float64, overlap="auto")
+
+    def blocks(count, seconds_on, seconds_off):
+        ways = []
+        for _ in range(count):
+            ways.append(fast.overlapping)
+            for _ in range(_BLOCK):
+                fast._timed(seconds_on if fast.overlapping else seconds_off)
+        return ways
+
+    ways = blocks(60, 1.0, 2.0)  # overlapping is the faster
+    assert ways[:3] == [False, True, True]  # a first block in sequence, then the other way is tried, and wins
+    assert sum(ways) > 0.9 * len(ways)
+    gaps = np.diff(tries_of(ways, False))
+    assert len(gaps) >= 2 and all(gaps[1:] >= gaps[:-1]) and gaps[-1] > gaps[0]  # tries of the slower way space out
+    ways = blocks(60, 3.0, 2.0)  # now overlapping is the slower: the first slow block switches at once
+    assert ways[0] is True and ways[1] is False
+    assert sum(ways) < 0.1 * len(ways)
+    gaps = np.diff(tries_of(ways, True))
+    assert len(gaps) >= 2 and all(gaps[1:] >= gaps[:-1]) and gaps[-1] > gaps[0]
+
+
+def test_an_error_in_the_worker_reaches_the_caller_and_frees_the_worker(monkeypatch):
+    import core.fast as fm
+
+    model = make_model()
+    fast = FastPath(model, np.float64, overlap="on")
+    (x, t), = batches(100, 1, seed=3)
+    fast.train_batch(x, t, 0.1, 0.9)
+    worker = fm._gradient_worker()
+    real = fast.last.backward[0]
+    bad = (real[0], real[1], real[2], np.empty((1, 1)), *real[4:])  # −η·dW_o into a buffer of the wrong shape
+    monkeypatch.setattr(fast.last, "backward", [bad, *fast.last.backward[1:]])
+    with pytest.raises(ValueError):
+        fast.train_batch(x, t, 0.1, 0.9)
+    assert worker.lock.acquire(blocking=False)  # released
+    worker.lock.release()
+    monkeypatch.undo()
+    other = FastPath(model, np.float64, overlap="off")
+    ok = FastPath(model, np.float64, overlap="on")
+    assert ok.train_batch(x, t, 0.1, 0.9) == other.train_batch(x, t, 0.1, 0.9)  # the worker still works
+
+
+def test_an_unknown_overlap_mode_is_refused():
+    with pytest.raises(ValueError, match="overlap must be one of auto, on, off"):
+        FastPath(make_model(), overlap="sometimes")
