@@ -727,7 +727,11 @@ def check_source(source: str, path: str = "<learner>", corpus=None, *, batch_siz
         if not wanted:
             if stage is not None:
                 raise CheckFileError(f"{path} has no function {stage}")
-            raise CheckFileError(f"{path} defines no stage function (the names: {', '.join(ref.functions)})")
+            deeper = [n for n in defined if n in _other_depths(config)]
+            hint = (f"; {deeper[0]} is a stage of a network with {_other_depths(config)[deeper[0]]} hidden layers "
+                    "(--hidden-dims)" if deeper else "")
+            raise CheckFileError(f"{path} defines no stage function of this network{hint} (its stages: "
+                                 f"{', '.join(ref.functions)})")
         run = _Run(ref, sandbox, path, timeout, cancel)
         out = []
         for fn in wanted:
@@ -739,6 +743,20 @@ def check_source(source: str, path: str = "<learner>", corpus=None, *, batch_siz
             if on_verdict is not None:
                 on_verdict(verdict)
         return out
+
+
+def _other_depths(config: Config) -> dict[str, int]:
+    """Stage names of networks of other depths than ``config``'s: {name: the fewest hidden layers that have it}."""
+    from .model import MAX_HIDDEN_LAYERS
+
+    mine = set(_stage_names(FourGramModel(["a", "b"], config)))
+    out: dict[str, int] = {}
+    for depth in range(MAX_HIDDEN_LAYERS + 1):
+        other = Config(hidden_dims=(1,) * depth, activations=config.activations[:1] or ("sigmoid",))
+        for name in _stage_names(FourGramModel(["a", "b"], other)):
+            if name not in mine:
+                out.setdefault(name, depth)
+    return out
 
 
 def _raise_for_load(loaded: CallResult, path: str, timeout: float) -> None:

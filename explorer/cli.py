@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stage", metavar="NAME", help="check only this stage's function")
     c.add_argument("--timeout", type=_finite_float, default=5.0, metavar="SECONDS",
                    help="time limit of each call of your code (default 5)")
+    c.add_argument("--hidden-dims", dest="hidden_dims", type=_hidden_dims, default=(200,), metavar="N[,N...]",
+                   help="the network's hidden layers, as for train (default 200); with 2 or more the stage "
+                   "functions carry the layer's number: hidden_weights_2")
+    c.add_argument("--activation", "--activations", dest="activations", type=_activations, default=("sigmoid",),
+                   metavar="NAME[,NAME...]", help="of the hidden layers, as for train (default sigmoid)")
 
     d = sub.add_parser("download", help="download the real corpus (checked against sha256) into the cache folder")
     d.add_argument("--from", dest="prefix", metavar="URL_PREFIX", help="a mirror: the file names are appended to it")
@@ -440,13 +445,16 @@ def _cmd_check(args, out) -> int:
     from core.checker import check_file, read_source
     from core.corpus import load_source
     from core.errors import InputError
+    from core.model import Config
 
     if not args.timeout > 0:
         raise InputError(f"the time limit must be above 0 seconds, got {args.timeout:g}")
+    config = Config(hidden_dims=args.hidden_dims, activations=args.activations, batch_size=args.batch_size,
+                    seed=args.seed).validate()
     read_source(args.file)  # an unreadable file is refused before the corpus is loaded
     corpus = load_source(args.data)
-    verdicts = check_file(args.file, corpus, batch_size=args.batch_size, seed=args.seed, batches=args.batches,
-                          stage=args.stage, timeout=args.timeout,
+    verdicts = check_file(args.file, corpus, batches=args.batches, config=config, stage=args.stage,
+                          timeout=args.timeout,
                           on_verdict=lambda v: print(v.line_text(), file=out, flush=True))
     return 0 if all(v.ok for v in verdicts) else 1
 

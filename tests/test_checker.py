@@ -282,3 +282,24 @@ def test_check_a_folder_or_binary_file_exits_2(tmp_path):
     (tmp_path / "b.py").write_bytes(b"\xff\xfe\x00bad")
     status, _, err = run_check(tmp_path / "b.py", *CLI_FAST)
     assert status == 2 and "not UTF-8" in err
+
+
+def test_check_a_deeper_network_by_the_layers_naming_rule(tmp_path):
+    path = tmp_path / "deep.py"
+    path.write_text(textwrap.dedent("""\
+        import numpy as np
+
+        def hidden_input_2(h1, W_h2, b_h2):
+            return h1 @ W_h2 + b_h2
+
+        def hidden_weights_2(h1, dz_h2):
+            return h1.T @ dz_h2, dz_h2.sum(axis=0)
+
+        def through_activation_1(dh1, z_h1):
+            return dh1 * (z_h1 > 0)
+        """))
+    status, lines, _ = run_check(path, *CLI_FAST, "--hidden-dims", "30,20", "--activation", "relu")
+    assert status == 0 and [line.split(":")[0] for line in lines] == [
+        "hidden_input_2", "hidden_weights_2", "through_activation_1"]
+    status, lines, err = run_check(path, *CLI_FAST)  # the default network has one hidden layer
+    assert status == 2 and "hidden_input_2 is a stage of a network with 2 hidden layers" in err
