@@ -350,6 +350,10 @@ class LessonBatch:
         return check_entry(fresh, self.x, self.t, name, index)
 
 
+    def known_names(self) -> tuple[tuple[str, ...], set[str]]:
+        """The stage names and array names a lesson file may use with this minibatch."""
+        return self.stage_names, set(self.tensors) | set(self.model.specs)
+
     # ---- checking a gradient by finite differences ----
     def checkable(self) -> tuple[str, ...]:
         """The parameters a lesson's finite-difference check can nudge."""
@@ -439,6 +443,18 @@ class FiniteDifference:
         if self.rel_error < 1e-3:
             return "They agree only roughly: suspicious. A correct backward pass agrees to about 7 digits or more."
         return "They disagree: the backward pass has a bug for this entry."
+
+def open_course(corpus, folder=None) -> tuple["LessonBatch", list[Chapter], str | None]:
+    """The lesson minibatch of ``corpus`` and the chapters of ``folder`` (default: the built-in lessons).
+
+    Returns ``(batch, chapters, problem)``: ``problem`` is the one line of a
+    ``LessonError`` (naming the file and the line) with no chapters, else None.
+    """
+    batch = LessonBatch(corpus)
+    try:
+        return batch, load_lessons(folder, *batch.known_names()), None
+    except LessonError as err:
+        return batch, [], str(err)
 
 
 @dataclass

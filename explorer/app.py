@@ -103,7 +103,7 @@ def _corpus_for_checkpoint(path):
     )
 
 
-def create_window(data=None, model=None, corpus=None, config=None, vocab_size=None):
+def create_window(data=None, model=None, corpus=None, config=None, vocab_size=None, lessons=None):
     """Build the main window (and the QApplication if needed) without starting the event loop.
 
     ``data``: a source for ``core.corpus.load_source`` ("demo", "hinton", a folder,
@@ -112,6 +112,7 @@ def create_window(data=None, model=None, corpus=None, config=None, vocab_size=No
     vocabulary (default 250, as ``train --vocab-size``); it needs ``data``.
     ``corpus``: an already loaded ``Corpus`` (instead of ``data``).
     ``model``: a checkpoint file to continue from. ``config``: a ``core.model.Config``.
+    ``lessons``: a folder of lesson files for Lesson mode (default: the built-in lessons).
     Raises ``ExplorerError`` (one line) for a source or checkpoint that cannot be used.
     """
     from core.corpus import load_source
@@ -130,7 +131,7 @@ def create_window(data=None, model=None, corpus=None, config=None, vocab_size=No
         else:
             corpus = default_corpus()
     session = Session(corpus, config)
-    window = MainWindow(session)
+    window = MainWindow(session, lessons=lessons)
     if model is not None:
         session.load_checkpoint(model)
         window.checkpoint_path = Path(model)

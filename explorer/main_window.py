@@ -6,9 +6,16 @@ each other -- the few exceptions are wired here: clicking a box of the network
 view shows that layer's tensors in the matrix view, and clicking an entry of a
 gradient runs the gradient check on it.
 
+Two modes share the window (``set_mode``): Lesson mode, where the lesson
+(``panels/lesson_view.py``) fills it and the docks are hidden, and Explorer mode,
+the docks as they were left. The interactive app opens the mode last used,
+Lesson mode on the first start.
+
 Controls are QActions with fixed object names, so tests and scripts can find
 them: ``action_step_stage``, ``action_step_batch``, ``action_run`` (checkable)
-and ``action_reset``. Their shortcuts are chosen not to steal typing: single
+and ``action_reset``; ``action_mode_lesson`` and ``action_mode_explorer``
+(checkable, one of them checked); ``action_lesson_next`` (→, Space) and
+``action_lesson_back`` (←), active in Lesson mode. Their shortcuts are chosen not to steal typing: single
 letters and Space give way to a focused text field, the F-keys always work.
 """
 
@@ -17,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QRectF, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter, QPen, QShowEvent
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPainter, QPen, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -46,6 +53,7 @@ from .panels.embedding_map_view import EmbeddingMapView
 from .panels.gradcheck_view import GradCheckView
 from .panels.health_view import HealthView
 from .panels.hyperparams_view import HyperparamsView
+from .panels.lesson_view import LessonView
 from .panels.loss_view import LossView
 from .panels.matrix_view import MatrixView
 from .panels.network_view import NetworkView
@@ -58,6 +66,7 @@ WIDE_LAYOUT = 1500  # pixels: a narrower window (a laptop's) gets the two-column
 # Of the saved dock layout (2: the gradient health panel; 3: two columns on a laptop): another version's is not
 # restored.
 LAYOUT_VERSION = 3
+MODES = ("lesson", "explorer")  # Lesson mode: the lesson fills the window; Explorer mode: the docked panels
 
 
 class _Panels(dict):
@@ -293,10 +302,12 @@ class MainWindow(QMainWindow):
     corpus_loaded = Signal(object)  # a Corpus opened from the File menu is in use
     corpus_failed = Signal(str)  # opening a corpus failed (the message)
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session, parent=None, lessons=None):
         super().__init__(parent)
         self.session = session
         self.setObjectName("main_window")
+        self.mode = "explorer"  # see set_mode; restore_layout opens the mode last used (Lesson mode at first)
+        self._explorer_state: QByteArray | None = None  # the docks as Explorer mode left them
         self.ask_unsaved = dialogs.ask_unsaved
         self.ask_yes_no = _ask_yes_no
         self.ask_save_path = _ask_save_path
@@ -325,11 +336,8 @@ class MainWindow(QMainWindow):
 
         self.setDockNestingEnabled(True)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks)
-        placeholder = QWidget()
-        placeholder.hide()
-        self.setCentralWidget(placeholder)  # every panel is a dock; the empty centre takes no room
-
         self._make_actions()
+        self._make_lesson(lessons)  # the centre: hidden in Explorer mode, where every panel is a dock
         self._make_panels()
         self._make_toolbar()
         self._make_menus()
@@ -341,6 +349,7 @@ class MainWindow(QMainWindow):
         self._update_status()
         self._update_stage()
         self._update_title()
+        self._show_mode_actions()
 
     def _initial_size(self) -> QSize:
         """1600×1000, or less to fit the screen."""
@@ -407,6 +416,33 @@ class MainWindow(QMainWindow):
         self._action("action_guide", "How to use Backprop Explorer", self.show_guide, (), "A short tour of the window")
         self._action("action_about", "About Backprop Explorer", self.show_about, (), "Version and what this is")
         self._action("action_reset_layout", "Reset layout", self._arrange_docks, (), "Put every panel back in place")
+        self._action("action_mode_lesson", "Lesson", lambda on: on and self.set_mode("lesson"), (),
+                     "Lesson mode: one guided step at a time, on a network small enough to read", checkable=True)
+        self._action("action_mode_explorer", "Explorer", lambda on: on and self.set_mode("explorer"), (),
+                     "Explorer mode: every panel of the full-size network", checkable=True)
+        self.action_mode_explorer.setChecked(True)
+        self.mode_group = QActionGroup(self)
+        self.mode_group.setExclusive(True)
+        self.mode_group.addAction(self.action_mode_lesson)
+        self.mode_group.addAction(self.action_mode_explorer)
+        self._action("action_lesson_back", "Back", lambda: self.lesson_view.back(), ("Left",),
+                     "The lesson's previous step", s.SP_ArrowBack)
+        self._action("action_lesson_next", "Next", lambda: self.lesson_view.next(), ("Right", "Space"),
+                     "The lesson's next step", s.SP_ArrowForward)
+
+    def _make_lesson(self, folder) -> None:
+        from core.lessons import open_course
+
+        batch, chapters, problem = open_course(self.session.corpus, folder)
+        titles = {attr: title for attr, _cls, title in PANELS}
+        self.lesson_view = LessonView(self.session, batch, chapters, problem, titles)
+        self.lesson_view.hide()
+        self.setCentralWidget(self.lesson_view)
+        self.lesson_view.explore_requested.connect(self.explore_panel)
+        self.lesson_problem = problem
+        if problem is not None:  # said once, when the window is up; Explorer mode works as ever
+            QTimer.singleShot(0, self, lambda: self.show_error(f"Cannot open the lessons: {problem}",
+                                                               "Could not read the lessons"))
 
     def _make_panels(self) -> None:
         self.panels = _Panels(self)  # attr → panel; a deferred panel is built on its first look-up
@@ -524,6 +560,8 @@ class MainWindow(QMainWindow):
         for key in ("matrix_view", "hyperparams_view", "predictions_view"):
             d[key].raise_()
         self._size_docks()
+        if self.mode == "lesson":
+            self._hide_docks()  # the layout Explorer mode will come back to
 
     def _size_docks(self) -> None:
         """Proportions that suit 1600×1000: a 180-pixel diagram; columns 320 | 656 | 624 (on a laptop 56 | 44 %)."""
@@ -542,20 +580,75 @@ class MainWindow(QMainWindow):
         rest = h - top
         self.resizeDocks([d["loss_view"], d["predictions_view"]], [int(rest * 0.42), int(rest * 0.58)], Qt.Vertical)
 
+    # ---- the two modes -------------------------------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        """"lesson": the lesson fills the window, the docks hidden (their layout kept); "explorer": the docks
+        as Explorer mode left them. The interactive app remembers the mode for the next start."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
+        if mode != self.mode:
+            self.mode = mode
+            if mode == "lesson":
+                self._hide_docks()
+                self.lesson_view.show()
+                self.lesson_view.setFocus()
+            else:
+                self.lesson_view.hide()
+                if self._explorer_state is None or not self.restoreState(self._explorer_state, LAYOUT_VERSION):
+                    self._arrange_docks()
+            if self.remember_layout:
+                self._save_mode()
+        self._show_mode_actions()
+
+    def _hide_docks(self) -> None:
+        self._explorer_state = self.saveState(LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.hide()
+
+    def _show_mode_actions(self) -> None:
+        lesson = self.mode == "lesson"
+        self.action_mode_lesson.setChecked(lesson)
+        self.action_mode_explorer.setChecked(not lesson)
+        for action in (self.action_lesson_back, self.action_lesson_next):
+            action.setEnabled(lesson)
+        # The full-size network's controls and stage belong to Explorer mode (the lesson has Back and Next).
+        for item in self._explorer_tools + [self.action_step_stage, self.action_step_batch, self.action_run,
+                                            self.action_reset]:
+            item.setVisible(not lesson)
+        # Space: the lesson's next step in Lesson mode, Run / pause in Explorer mode.
+        self.action_run.setShortcuts([QKeySequence(k) for k in (("F5",) if lesson else ("F5", "Space"))])
+
+    def explore_panel(self, attr: str) -> None:
+        """A chapter's end: Explorer mode, with panel ``attr`` in front."""
+        self.set_mode("explorer")
+        dock = self.docks[attr]
+        dock.show()
+        dock.raise_()
+        self.panel(attr)
+
+    def _save_mode(self) -> None:
+        settings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
+        settings.setValue("window/mode", self.mode)
+        settings.sync()
+
     def _make_toolbar(self) -> None:
         bar = QToolBar("Controls", self)
         bar.setObjectName("controls_toolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         bar.setIconSize(QSize(18, 18))
+        bar.addAction(self.action_mode_lesson)
+        bar.addAction(self.action_mode_explorer)
+        # What steps the full-size network: Explorer mode's (the lesson has its own Back and Next).
+        self._explorer_tools = [bar.addSeparator()]
         for action in (self.action_step_stage, self.action_step_batch, self.action_run, self.action_reset):
             bar.addAction(action)
-        bar.addSeparator()
+        self._explorer_tools.append(bar.addSeparator())
         self.stage_strip = StageStrip(self.session)
-        bar.addWidget(self.stage_strip)
+        self._explorer_tools.append(bar.addWidget(self.stage_strip))
         spacer = QWidget()
         spacer.setFixedWidth(10)
-        bar.addWidget(spacer)
+        self._explorer_tools.append(bar.addWidget(spacer))
         self.stage_label = ElidedLabel(minimum=160)  # cut short with "…" on a narrow window, never hidden
         self.stage_label.setObjectName("stage_label")
         font = QFont(self.stage_label.font())
@@ -563,7 +656,7 @@ class MainWindow(QMainWindow):
         font.setPointSizeF(font.pointSizeF() * 1.1)
         self.stage_label.setFont(font)
         self.stage_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        bar.addWidget(self.stage_label)
+        self._explorer_tools.append(bar.addWidget(self.stage_label))
         self.addToolBar(Qt.TopToolBarArea, bar)
         self.toolbar = bar
 
@@ -589,6 +682,11 @@ class MainWindow(QMainWindow):
             train.addAction(a)
 
         view = mb.addMenu("&View")
+        view.addAction(self.action_mode_lesson)
+        view.addAction(self.action_mode_explorer)
+        view.addAction(self.action_lesson_back)
+        view.addAction(self.action_lesson_next)
+        view.addSeparator()
         for attr, _cls, _title in PANELS:
             view.addAction(self.docks[attr].toggleViewAction())
         view.addSeparator()
@@ -1051,6 +1149,15 @@ class MainWindow(QMainWindow):
         or it does not fit this version of the window."""
         self.remember_layout = True
         settings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
+        restored = self._restore_docks(settings)
+        # The mode last used; Lesson mode on the first start (unless the lessons cannot be read).
+        mode = settings.value("window/mode", "lesson")
+        if mode not in MODES or self.lesson_problem is not None:
+            mode = "explorer" if self.lesson_problem is not None else "lesson"
+        self.set_mode(mode)
+        return restored
+
+    def _restore_docks(self, settings: QSettings) -> bool:
         geometry, state = settings.value("window/geometry"), settings.value("window/state")
         if not isinstance(geometry, QByteArray) or not isinstance(state, QByteArray):
             return False
@@ -1071,7 +1178,10 @@ class MainWindow(QMainWindow):
             return False
         settings = QSettings(str(path), QSettings.Format.IniFormat)
         settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        # In Lesson mode the docks are hidden: the layout kept is Explorer mode's.
+        state = self._explorer_state if self.mode == "lesson" and self._explorer_state else self.saveState(LAYOUT_VERSION)
+        settings.setValue("window/state", state)
+        settings.setValue("window/mode", self.mode)
         settings.sync()
         return settings.status() == QSettings.Status.NoError
 

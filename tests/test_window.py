@@ -662,6 +662,8 @@ def test_the_window_remembers_its_size_and_panels_between_runs(qtbot, demo_corpu
     first = create_window(corpus=demo_corpus)
     qtbot.addWidget(first)
     assert not first.restore_layout()  # nothing saved yet: the default layout
+    assert first.mode == "lesson"  # (and the first start opens Lesson mode)
+    first.action_mode_explorer.trigger()
     first.confirm_on_close = False
     first.resize(760, 720)  # within the offscreen screen (800×800): restoring fits a window to its screen
     first.show()
@@ -699,6 +701,8 @@ def test_a_damaged_layout_file_gives_the_default_layout(qtbot, demo_corpus, monk
     assert not w.restore_layout()
     w.show()
     qtbot.waitExposed(w)
+    assert w.mode == "lesson"  # no mode in the file: the first start's
+    w.action_mode_explorer.trigger()
     assert all(not dock.isHidden() for dock in w.docks.values())
     w.shutdown()
 

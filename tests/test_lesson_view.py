@@ -1,0 +1,246 @@
+"""Lesson mode in the real window (pytest-qt, offscreen): modes, walking every step, the numbers, questions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from core.lessons import LessonBatch, number_text
+from explorer.app import create_window
+
+
+@pytest.fixture
+def make_window(qtbot, demo_corpus):
+    made = []
+
+    def make(width: int = 1366, height: int = 768, lessons=None, restore: bool = False):
+        w = create_window(corpus=demo_corpus, lessons=lessons)
+        w.confirm_on_close = False
+        qtbot.addWidget(w)
+        made.append(w)
+        if restore:
+            w.restore_layout()  # as the interactive app starts
+        w.resize(width, height)
+        w.show()
+        qtbot.waitExposed(w)
+        qtbot.waitUntil(lambda: (w.width(), w.height()) == (width, height))
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()
+
+
+def expected_text(batch: LessonBatch, name: str, index) -> str:
+    """What a lesson table cell of array ``name`` at ``index`` must show: the core's number (or word index)."""
+    v = np.asarray(batch.array(name))[tuple(index)]
+    spec = batch.model.specs.get(name)
+    if spec is not None and spec.kind == "index":
+        return f"{batch.vocab[int(v)]} ({int(v)})"
+    return number_text(v)
+
+
+def shown_numbers_match(view) -> list[str]:
+    """Every cell of every table on screen against the core's array (an empty list when all agree)."""
+    wrong = []
+    batch = view.batch
+    for name, group in view.groups.items():
+        part, texts = group.part, group.table.texts()
+        assert len(texts) == len(part.rows) and all(len(row) == len(part.cols) for row in texts)
+        for r, row in enumerate(texts):
+            for c, text in enumerate(row):
+                index = part.index_of(r, c)
+                want = expected_text(batch, name, index)
+                if text != want:
+                    wrong.append(f"{view.step.where}: {name}{list(index)} shows {text!r}, the core has {want!r}")
+    return wrong
+
+
+def correct_choice(view, question) -> str:
+    """The right answer, worked out here from the core's arrays (not from the question's own answer)."""
+    b, step = view.batch, view.step
+    name = b.result_of(step)
+    if question.kind == "shape":
+        return "×".join(str(s) for s in b.array(name).shape)
+    if question.kind == "nonzero_rows":
+        rows = np.flatnonzero(np.any(b.array("dW_emb") != 0, axis=1))
+        return ", ".join(f"'{b.vocab[v]}'" for v in rows)
+    if question.kind == "repeat_sum":
+        return next(c for c in question.choices if c.startswith("the sum of"))
+    if question.kind == "sign":
+        (index,) = question.entries
+        return "positive" if np.asarray(b.array(name))[index] > 0 else "negative"
+    a, c = question.entries
+    arr = np.asarray(b.array(name))
+    return question.choices[0] if arr[a] > arr[c] else question.choices[1]
+
+
+def test_a_fresh_settings_folder_opens_in_lesson_mode_and_the_mode_is_remembered(
+        make_window, qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(tmp_path))
+    w = make_window(restore=True)
+    view = w.lesson_view
+    assert w.mode == "lesson" and w.action_mode_lesson.isChecked() and not w.action_mode_explorer.isChecked()
+    assert view.isVisible() and view.objectName() == "lesson_view"
+    assert all(dock.isHidden() for dock in w.docks.values())
+    assert view.width() > 0.95 * w.width()  # the lesson fills the window
+    assert w.action_lesson_next.isEnabled() and w.action_lesson_back.isEnabled()
+    assert not w.action_run.isVisible()  # the full-size network's controls belong to Explorer mode
+
+    w.action_mode_explorer.trigger()  # back to the docks, as they were
+    assert w.mode == "explorer" and not view.isVisible()
+    qtbot.waitUntil(lambda: w.docks["matrix_view"].isVisible() and w.docks["network_view"].isVisible())
+    assert not w.action_lesson_next.isEnabled() and w.action_run.isVisible()
+    w.close()
+
+    again = make_window(restore=True)
+    assert again.mode == "explorer" and again.action_mode_explorer.isChecked()
+    assert not again.lesson_view.isVisible() and again.docks["matrix_view"].isVisible()
+    again.action_mode_lesson.trigger()
+    again.close()
+    third = make_window(restore=True)
+    assert third.mode == "lesson" and third.lesson_view.isVisible()
+
+
+def test_next_walks_every_step_and_every_number_shown_is_the_cores(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    steps = [(c.title, s.title) for c in view.chapters for s in c.steps]
+    assert len(steps) >= 15 and view.position == 0
+    seen, tables_steps, wrong = [], 0, []
+    while True:
+        step = view.step
+        seen.append((view.chapter.title, step.title))
+        assert step.where in view.where_label.text()
+        if step.widget == "tables":
+            if view.question is not None:  # predict, then reveal: the result is hidden until answered
+                results = set(view.batch.results(step))
+                assert results and results <= set(view.hidden) and not results & set(view.groups)
+                view.answer(view.question.answer)
+            assert set(view.groups) == set(view.batch.shows(step))
+            wrong += shown_numbers_match(view)
+            tables_steps += 1
+        if view.at_end():
+            break
+        with qtbot.waitSignal(view.step_changed, timeout=2000):
+            w.action_lesson_next.trigger()
+    assert seen == steps
+    assert tables_steps >= 12
+    assert wrong == [], "\n".join(wrong[:20])
+    assert "End of the lesson" in view.tally_label.text() and view.tally_label.isVisible()
+    assert not w.action_lesson_next.isEnabled() or not view.next()  # nothing after the end
+    w.action_lesson_back.trigger()
+    assert view.position == len(steps) - 2
+
+
+def test_the_keys_move_through_the_lesson(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    assert [k.toString() for k in w.action_lesson_next.shortcuts()] == ["Right", "Space"]
+    assert [k.toString() for k in w.action_lesson_back.shortcuts()] == ["Left"]
+    w.activateWindow()
+    qtbot.waitUntil(view.hasFocus)  # Lesson mode gives the lesson the keyboard
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.position == 1
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert view.position == 2 and not w.session.running  # Space is the lesson's in Lesson mode, not Run's
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert view.position == 1
+
+
+def test_clicking_the_right_answer_says_so_and_the_tally_counts(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    asked = right = 0
+    kinds = set()
+    while not view.at_end():
+        q = view.question
+        if q is not None:
+            want = correct_choice(view, q)
+            assert q.choices[q.answer] == want, (view.step.where, q.prompt, q.choices, want)
+            kinds.add(q.kind)
+            choice = q.answer if asked % 3 != 1 else (q.answer + 1) % len(q.choices)  # now and then a wrong one
+            button = view.answer_buttons[choice]
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+            asked += 1
+            right += choice == q.answer
+            text = view.feedback.text()
+            assert view.feedback.isVisible()
+            assert ("Right." in text) == (choice == q.answer)
+            if choice != q.answer:
+                assert "Not quite" in text and want in text
+            assert view.tally.asked == asked and view.tally.right == right
+            assert all(not b.isEnabled() for b in view.answer_buttons)  # one answer per question
+            assert not view.hidden and view.batch.result_of(view.step) in view.groups  # revealed
+        view.next()
+    assert kinds >= {"shape", "sign", "bigger", "nonzero_rows", "repeat_sum"}
+    assert f"{right} of {asked} predictions right" in view.tally_label.text()
+
+
+def test_predicting_can_be_turned_off(make_window):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.go_to(1)  # 'Three words become one vector': a question about e
+    assert view.question is not None and view.hidden
+    view.predict_check.setChecked(False)
+    assert view.question is None and not view.hidden and "e" in view.groups
+    assert not view.question_box.isVisible()
+
+
+def test_a_chapters_end_opens_its_panel_in_explorer_mode(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    first = view.chapter
+    view.go_to(len(first.steps) - 1)
+    assert view.chapter_end() and view.explore_button.isVisible()
+    assert "Matrices" in view.explore_button.text()
+    qtbot.mouseClick(view.explore_button, Qt.MouseButton.LeftButton)
+    assert w.mode == "explorer" and w.action_mode_explorer.isChecked()
+    dock = w.docks[first.panel]
+    qtbot.waitUntil(lambda: dock.isVisible() and not dock.visibleRegion().isEmpty())
+    view.go_to(0)
+    assert not view.explore_button.isVisible()  # only at a chapter's end
+
+
+def test_a_v_wide_array_shows_the_columns_that_matter_and_the_full_heatmap_on_a_click(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.predict_check.setChecked(False)
+    view.go_to(next(i for i, (_c, s) in enumerate(view.steps) if s.stage == "logits"))
+    group = view.groups["z_o"]
+    assert group.part.cols == view.batch.columns_that_matter()
+    assert group.table.columnCount() < len(view.batch.vocab) and group.full_button is not None
+    qtbot.mouseClick(group.full_button, Qt.MouseButton.LeftButton)
+    dialog = view.heatmap_dialog
+    assert dialog is not None and dialog.isVisible()
+    np.testing.assert_array_equal(dialog.heatmap.data, view.batch.array("z_o"))
+
+
+def test_a_malformed_lesson_file_gives_one_message_and_the_window_still_opens(
+        make_window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(tmp_path / "settings"))
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (lessons / "01_good.md").write_text("---\ntitle: Good\n---\n\n## One\nstage: embed\n\nText.\n", encoding="utf-8")
+    (lessons / "02_bad.md").write_text("---\ntitle: Bad\n---\n\n## Two\nstage: embedd\n", encoding="utf-8")
+    w = make_window(lessons=lessons, restore=True)
+    qtbot.waitUntil(lambda: w.last_message_box is not None and w.last_message_box.isVisible())
+    text = w.last_message_box.text()
+    assert "02_bad.md, line 6" in text and "unknown stage 'embedd'" in text
+    assert "Traceback" not in text and "\n" not in text
+    boxes = [b for b in w.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes == [w.last_message_box]
+    assert w.mode == "explorer" and w.docks["matrix_view"].isVisible()  # Explorer mode works as ever
+    w.action_step_stage.trigger()
+    assert w.session.stage.name == "embed"
+    w.action_mode_lesson.trigger()  # the lesson says the same line
+    assert "02_bad.md, line 6" in w.lesson_view.text_label.text()
+    assert not w.action_lesson_next.isEnabled() or not w.lesson_view.next()
