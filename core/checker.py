@@ -40,7 +40,7 @@ from .gradcheck import check_entry, checkable
 from .layers import SoftmaxCrossEntropy
 from .model import Config, FourGramModel
 from .repeats import batches_with_repeats, repeated_rows
-from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, CallResult, Sandbox
+from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, CallResult, NotAnArray, Sandbox
 from .specs import format_value
 from .stages import UPDATE, run_stages
 from .text import plural
@@ -181,14 +181,17 @@ def stage_functions(model: FourGramModel | None = None, batch_size: int | None =
                      "Returns Δθ: the change added to theta, which is also the new velocity v."]
         else:
             results = _results(spec.formula)
-            right = _right_side(spec.formula, results)
-            wanted = [r for r in right if r in known]
-            have = {dim for w in wanted if w in model.specs for dim in model.specs[w].dims}
-            for r in results:  # sizes of the result no input has (a scatter-add needs V and d for dW_emb)
-                for symbol in (model.specs[r].dims if r in model.specs else ()):
-                    s = size_parameter(symbol)
-                    if s in sizes and s not in wanted and s != "N" and symbol not in have:
-                        wanted.append(s)
+            declared = getattr(spec, "inputs", ())  # what the stage declares it reads (arrays and size symbols)
+            if declared:
+                wanted = [n for n in (size_parameter(i) or i for i in declared) if n in known]
+            else:  # what its formula names, and the sizes of its result that no input has
+                wanted = [r for r in _right_side(spec.formula, results) if r in known]
+                have = {dim for w in wanted if w in model.specs for dim in model.specs[w].dims}
+                for r in results:
+                    for symbol in (model.specs[r].dims if r in model.specs else ()):
+                        s = size_parameter(symbol)
+                        if s in sizes and s not in wanted and s != "N" and symbol not in have:
+                            wanted.append(s)
             params, available = tuple(wanted), tuple(known)
             lines = [f"{spec.title}: {spec.formula}", "", "Inputs:", *("  " + _describe(p, model, sizes, n)
                                                                           for p in params),
@@ -231,6 +234,7 @@ class Verdict:
     output: str = ""
     inputs: tuple[str, ...] = ()
     max_diff: float | None = None
+    seconds: float = 0.0  # how long the call took (a timed-out one: until it was stopped)
     referee: list = field(default_factory=list)  # core.gradcheck.GradCheck of the entries refereed
 
     @property
@@ -332,6 +336,13 @@ def _same(a, b) -> bool:
     return a.shape == b.shape and not _differs(a, b).any()
 
 
+def _same_to(a, b, rtol: float) -> bool:
+    """Equal to a relative ``rtol`` of the array's largest entry."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = float(np.abs(b).max()) if b.size else 0.0
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= rtol * scale))
+
+
 def _num(v: float) -> str:
     return format_value(v, 2).replace("−", "-") if math.isfinite(v) else format_value(v)
 
@@ -347,6 +358,8 @@ def _cause(ref: Reference, fn: StageFunction, result: str, k: int, expected, got
     if not np.isfinite(g).all():
         bad = int(np.count_nonzero(~np.isfinite(g)))
         return f"{plural(bad, 'entry', 'entries')} {'is' if bad == 1 else 'are'} NaN or infinite"
+    if np.asarray(got).dtype == np.float32 and _same_to(g, e, 1e-4):
+        return "it was computed in float32 (about 7 significant digits): compute in float64"
     if k > 0 and len(history) == k and _same(g, sum(history) + e):
         return ("it equals the sum of this and the earlier minibatches' results: gradients not zeroed between "
                 "minibatches (an array kept from one call to the next keeps adding)")
@@ -415,17 +428,30 @@ def _referee(ref: Reference, result: str, k: int, expected, got, mask) -> tuple[
     checks = [check_entry(copy, b.x, b.t, name, index) for index in picks]
     if not checks:
         return "", []
+    g = np.asarray(got, np.float64)
     agree_ref = sum(1 for c in checks if _close_number(c.numeric, c.analytic))
+    agree_mine = sum(1 for c in checks if _close_number(c.numeric, float(g[c.index])))
     first = checks[0]
-    mine = float(np.asarray(got, np.float64)[first.index])
+    mine = float(g[first.index])
     where = "[" + ", ".join(map(str, first.index)) + "]"
     entries = plural(len(checks), "entry", "entries")
-    if agree_ref == len(checks):
+    if agree_ref == len(checks) and agree_mine == 0:
         side = f"sides with the reference at {'all ' if len(checks) > 1 else ''}{entries}"
+    elif agree_mine == len(checks) and agree_ref == len(checks):
+        side = f"cannot tell yours from the reference at {entries} (they differ by less than its precision)"
     else:
-        side = f"agrees with the reference at {agree_ref} of {entries}"
-    return (f"the gradient check (central differences) {side}: at {result}{where} it gives "
-            f"{_num(first.numeric)}, yours {_num(mine)}", checks)
+        side = f"agrees with the reference at {agree_ref} of {entries}, with yours at {agree_mine}"
+    theirs, yours = _two_numbers(first.numeric, mine)
+    return f"the gradient check (central differences) {side}: at {result}{where} it gives {theirs}, yours {yours}", checks
+
+
+def _two_numbers(a: float, b: float) -> tuple[str, str]:
+    """Two numbers with as few digits as tell them apart (at most 10)."""
+    for digits in range(2, 11):
+        sa, sb = format_value(a, digits).replace("−", "-"), format_value(b, digits).replace("−", "-")
+        if sa != sb:
+            break
+    return sa, sb
 
 
 def _close_number(a: float, b: float) -> bool:
@@ -445,16 +471,30 @@ def _shape_hint(fn: StageFunction, expected_shape, got_shape, kwargs, ref: Refer
     elif got is not None and len(got) == len(exp) + 1 and 1 in got and tuple(s for s in got if s != 1) == exp:
         hints.append("an extra axis of length 1 (keepdims=True?)")
     elif got is not None:
-        n = ref.batches[0].x.shape[0]
-        sizes = ref.model.sizes(n)
-        same = [s.name for s in ref.model.specs.values()
-                if s.role != "update" and s.shape(sizes) == got and s.name not in fn.results]
+        sizes = ref.model.sizes(ref.batches[0].x.shape[0])
+        same = [s for s in ref.model.specs.values()
+                if s.role not in ("update", "input") and s.shape(sizes) == got and s.name not in fn.results]
         if same:
-            hints.append(f"the shape of {' and '.join(same[:2])}")
+            hints.append(f"the shape of {same[0].name} ({same[0].description})")
+        else:
+            read = _read_shape(got, sizes)
+            if read:
+                hints.append(f"{_shape(got)} reads as {read} where {_read_shape(exp, sizes) or _shape(exp)} is expected")
     fits = _fitting_products(exp, kwargs)
     if fits:
         hints.append(f"{fits[0]} has the expected shape {_shape(exp)}")
     return "; ".join(hints)
+
+
+def _read_shape(shape, sizes: dict[str, int]) -> str:
+    """A shape in size symbols, 'N·3×d' for (300, 50); "" when some axis is none of them."""
+    names: dict[int, str] = {}
+    for symbol, value in sizes.items():
+        names.setdefault(int(value), symbol)
+    names.setdefault(int(sizes["N"]) * 3, "N·3")  # one row per (example, position) of the context
+    if not shape or any(int(s) not in names for s in shape):
+        return ""
+    return "×".join(names[int(s)] for s in shape)
 
 
 def _fitting_products(exp, kwargs, names=None) -> list[str]:
@@ -559,7 +599,7 @@ class _Run:
         if res is None:
             return Verdict(kind="raised", text=f"cannot be called: {why}", result=names[0], line=info.get("line"),
                            **common)
-        common.update(output=res.output, inputs=tuple(kwargs))
+        common.update(output=res.output, inputs=tuple(kwargs), seconds=res.seconds)
         when = f" (minibatch {k + 1} of {len(self.ref.batches)})" if k else ""
         if res.kind == "timed out":
             return Verdict(kind="timed out", text=f"timed out: no answer within {self.timeout:g} s (an endless loop?)",
@@ -589,8 +629,8 @@ class _Run:
         if g is None:
             return Verdict(kind="wrong", text=f"wrong: returned None instead of {name} (a missing return?){when}",
                            result=name, expected=e, **common)
-        if isinstance(g, tuple):  # ("not an array", type name)
-            return Verdict(kind="wrong", text=f"wrong: returned a {g[1]}, not an array, for {name}{when}",
+        if isinstance(g, NotAnArray):
+            return Verdict(kind="wrong", text=f"wrong: returned a {g.type_name}, not an array, for {name}{when}",
                            result=name, expected=e, **common)
         g = np.asarray(g)
         if e.shape == () and g.size == 1:

@@ -57,6 +57,13 @@ class CallResult:
         return self.kind in ("returned", "loaded")
 
 
+@dataclass(frozen=True)
+class NotAnArray:
+    """What a function returned that is not an array of numbers (a string, a dict, ...): its type's name."""
+
+    type_name: str
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -114,6 +121,7 @@ class Sandbox:
                 [sys.executable, "-m", "core.sandbox", str(to_child_r), str(from_child_w), str(self.memory_mb)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(to_child_r, from_child_w), env=env, cwd=root, close_fds=True,
+                start_new_session=True,  # its own process group: processes it starts are stopped with it
             )
         finally:
             os.close(to_child_r)
@@ -124,6 +132,10 @@ class Sandbox:
     def _kill(self) -> int | None:
         code = None
         if self._proc is not None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)  # the child and whatever it started (its group)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
             if self._proc.poll() is None:
                 self._proc.kill()
             try:
@@ -320,9 +332,9 @@ def _as_result(value):
         try:
             a = np.array(v, copy=True)
         except Exception:
-            return ("not an array", type(v).__name__)
-        if a.dtype == object:
-            return ("not an array", type(v).__name__)
+            return NotAnArray(type(v).__name__)
+        if a.dtype.kind not in "biufc":  # objects, strings, dates
+            return NotAnArray(type(v).__name__)
         return a
 
     if isinstance(value, tuple):

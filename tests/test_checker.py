@@ -137,6 +137,24 @@ def test_a_file_without_stage_functions_is_refused():
         check("def loss(p, t, N):\n    return 0.0\n", stage="emb")
 
 
+@pytest.mark.parametrize("source, kind, says", [
+    ("def loss(p, t, N):\n    return -np.log(p[np.arange(N), t])\n", "shape", "the shape of loss_n (loss of each example"),
+    ("def output_weights(h, dz_o):\n    return h.T @ dz_o, dz_o.sum(axis=0, keepdims=True)\n", "shape",
+     "db_o (236,) expected, (1, 236) returned: an extra axis of length 1"),
+    ("def output_weights(h, dz_o):\n    return dz_o.T @ h, dz_o.sum(axis=0)\n", "shape",
+     "(200, 236) expected, (236, 200) returned: that is the transpose"),
+    ("def embedding_gradient(x, de, V, d):\n    return de.reshape(-1, d)\n", "shape",
+     "(60, 50) returned: (60, 50) reads as N·3×d where V×d is expected"),
+    ("def hidden_weights(e, dz_h):\n    return e.T @ dz_h\n", "shape", "returned 1 value, the stage has 2 (dW_h, db_h)"),
+    ("def back_to_embeddings(dz_h, W_h):\n    dz_h @ W_h.T\n", "wrong", "returned None instead of de (a missing return?)"),
+    ("def output_error(p, t, N):\n    return 'dz_o'\n", "wrong", "returned a str, not an array"),
+    ("def output_error(p, t, N):\n    return -(p - np.eye(p.shape[1])[t]) / N\n", "wrong", "opposite sign"),
+])
+def test_what_a_wrong_shape_or_value_suggests(source, kind, says, demo_corpus):
+    (v,) = check_source("import numpy as np\n\n" + source, "l.py", demo_corpus, **FAST)
+    assert v.kind == kind and says in v.text, v.text
+
+
 # ---- the sandbox -------------------------------------------------------------------------------------------------
 
 
@@ -152,6 +170,7 @@ def test_an_endless_loop_times_out_within_the_limit_plus_a_second_and_the_next_s
     start = time.perf_counter()
     loop, after = check(source)
     assert loop.kind == "timed out" and "1 s" in loop.text
+    assert 1.0 <= loop.seconds < 1.0 + 1.0  # stopped within the limit plus a second
     assert after.kind in ("exact", "close")
     assert time.perf_counter() - start < 1.0 + 1.0 + 3.0  # the limit + 1 s, plus starting two children and NumPy
 
@@ -165,6 +184,32 @@ def test_a_function_that_kills_its_interpreter_costs_a_verdict(body, how):
                          "    return 1 / (1 + np.exp(-z_h))\n")
     assert crash.kind == "crashed" and how in crash.text
     assert after.kind in ("exact", "close")
+
+
+def test_processes_a_timed_out_call_started_are_stopped_with_it(tmp_path):
+    pid_file = tmp_path / "pid"
+    (v,) = check(f"""\
+    import subprocess, time
+
+    def embed(x, W_emb):
+        p = subprocess.Popen(["sleep", "60"])
+        open({str(pid_file)!r}, "w").write(str(p.pid))
+        time.sleep(60)
+    """)
+    assert v.kind == "timed out"
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:  # a zombie until init reaps it
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_float32_arithmetic_is_named():
+    (v,) = check("import numpy as np\n\ndef back_to_hidden(dz_o, W_o):\n"
+                 "    return dz_o.astype(np.float32) @ W_o.T.astype(np.float32)\n")
+    assert v.kind == "wrong" and "computed in float32" in v.text
 
 
 def test_a_huge_allocation_is_refused_by_the_memory_limit():
