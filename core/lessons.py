@@ -45,6 +45,7 @@ import numpy as np
 
 from .errors import LessonError
 from .gradcheck import check_entry, gradient_name
+from .layers import Activation, Linear
 from .model import Config, FourGramModel
 from .repeats import next_repeat
 from .specs import context_column, format_value, operand, subscript
@@ -338,6 +339,52 @@ class LessonBatch:
                                         velocity={k: np.zeros_like(v) for k, v in self.weights.items()},
                                         extras=extras, vocab=self.vocab)
 
+    def entry_text(self, name: str, index) -> str:
+        """What pointing at an entry writes: its arithmetic with the real numbers, or for an operand its value
+        and what it is."""
+        f = self.entry_formula(name, index)
+        if f is not None and f.text:
+            return f.text
+        index = tuple(int(i) for i in index)
+        value = number_text(np.asarray(self.array(name))[index]) if index or np.ndim(self.array(name)) == 0 else ""
+        meaning = self.model.entry_meaning(name, index, self.x, self.t) if index else ""
+        where = f"[{', '.join(str(i) for i in index)}]" if index else ""
+        return f"{name}{where} = {value}" + (f": {meaning}" if meaning else "")
+
+    def entry_sources(self, name: str, index) -> dict[str, list[tuple[int, ...]]]:
+        """The entries of other arrays that entry ``name[index]`` is computed from: what pointing at it marks.
+
+        ``{"e": [(n, 0), … (n, 11)], "W_h": [(0, j), … (11, j)], "b_h": [(j,)]}`` for ``z_h[n, j]``; the layers'
+        own names (``LinearNames``, ``ActivationNames``), so a deeper network's arrays are found too. An entry
+        made from nothing shown (a parameter, an input) gives ``{}``.
+        """
+        index = tuple(int(i) for i in index)
+        T, d = self.tensors, self.model.config.embed_dim
+        for layer in self.model.layers:
+            if isinstance(layer, Linear):
+                found = _linear_sources(layer.names, name, index, T)
+            elif isinstance(layer, Activation):
+                n = layer.names
+                found = ({n.z: [index]} if name == n.h else
+                         {n.dh: [index], n.h: [index]} if name == n.dz else None)
+            else:  # the embedding
+                found = _embedding_sources(name, index, T, d)
+            if found is not None:
+                return found
+        z_o = self.model.output.names.z
+        if name == "p":
+            return {z_o: [(index[0], v) for v in range(T[z_o].shape[1])]}
+        if name == "loss_n":
+            (n,) = index
+            return {"p": [(n, int(T["t"][n]))], "t": [(n,)]}
+        if name == "L":
+            return {"loss_n": [(n,) for n in range(T["loss_n"].shape[0])]}
+        if name == "dz_o":
+            return {"p": [index], "t": [(index[0],)]}
+        if name.startswith("Δ") and name[1:] in self.weights:
+            return {"d" + name[1:]: [index]}
+        return {}
+
     def context_text(self, n: int) -> str:
         words = " ".join(self.vocab[w] for w in self.x[n])
         return f"'{words}' → '{self.vocab[self.t[n]]}'"
@@ -455,6 +502,37 @@ def open_course(corpus, folder=None) -> tuple["LessonBatch", list[Chapter], str 
         return batch, load_lessons(folder, *batch.known_names()), None
     except LessonError as err:
         return batch, [], str(err)
+
+
+def _linear_sources(n, name: str, index, T):
+    """A linear layer's entries: z = x·W + b, dW = xᵀ·dz, db = Σₙ dz, dx = dz·Wᵀ."""
+    if name == n.z:
+        e, j = index
+        return {n.x: [(e, i) for i in range(T[n.x].shape[1])], n.W: [(i, j) for i in range(T[n.x].shape[1])],
+                n.b: [(j,)]}
+    if name == "d" + n.W:
+        i, j = index
+        return {n.x: [(e, i) for e in range(T[n.dz].shape[0])], n.dz: [(e, j) for e in range(T[n.dz].shape[0])]}
+    if name == "d" + n.b:
+        (j,) = index
+        return {n.dz: [(e, j) for e in range(T[n.dz].shape[0])]}
+    if name == n.dx:
+        e, i = index
+        return {n.dz: [(e, j) for j in range(T[n.dz].shape[1])], n.W: [(i, j) for j in range(T[n.dz].shape[1])]}
+    return None
+
+
+def _embedding_sources(name: str, index, T, d: int):
+    """e[n, c] is W_emb[x[n, k], i]; dW_emb[v, i] adds de[n, block k, i] over the places (n, k) where x is v."""
+    if name == "e":
+        n, c = index
+        k, i = divmod(c, d)
+        return {"x": [(n, k)], "W_emb": [(int(T["x"][n, k]), i)]}
+    if name == "dW_emb":
+        v, i = index
+        places = [(int(n), int(k)) for n, k in np.argwhere(T["x"] == v)]
+        return {"x": places, "de": [(n, k * d + i) for n, k in places]}
+    return None
 
 
 @dataclass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from core.lessons import LessonBatch, number_text
 from explorer.app import create_window
@@ -244,3 +245,128 @@ def test_a_malformed_lesson_file_gives_one_message_and_the_window_still_opens(
     w.action_mode_lesson.trigger()  # the lesson says the same line
     assert "02_bad.md, line 6" in w.lesson_view.text_label.text()
     assert not w.action_lesson_next.isEnabled() or not w.lesson_view.next()
+
+
+# ---- pointing at an entry -----------------------------------------------------------------------------------
+
+
+def move_to(table, r: int, c: int) -> None:
+    """The pointer moves onto cell (r, c) (a real mouse-move event to the table's viewport)."""
+    pos = QPointF(table.visualItemRect(table.item(r, c)).center())
+    event = QMouseEvent(QEvent.Type.MouseMove, pos, QPointF(table.viewport().mapToGlobal(pos.toPoint())),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(table.viewport(), event)
+
+
+def test_the_entries_an_entry_is_made_from_give_back_its_value(demo_corpus):
+    """core: ``entry_sources`` names the operand entries that reproduce each result (products, sums, look-ups)."""
+    b = LessonBatch(demo_corpus)
+    T = {k: np.asarray(v, dtype=float) for k, v in b.tensors.items()}
+    W = {k: np.asarray(v, dtype=float) for k, v in b.weights.items()}
+    products = {"z_h": ("e", "W_h", "b_h"), "z_o": ("h", "W_o", "b_o"), "dW_h": ("e", "dz_h", None),
+                "dW_o": ("h", "dz_o", None), "dh": ("dz_o", "W_o", None), "de": ("dz_h", "W_h", None)}
+    rng = np.random.default_rng(0)
+    for name, (a, w, bias) in products.items():
+        for _ in range(5):
+            index = tuple(int(rng.integers(s)) for s in T[name].shape)
+            src = b.entry_sources(name, index)
+            arr = lambda n: W[n] if n in W else T[n]  # noqa: E731  (weights as the minibatch used them)
+            total = sum(arr(a)[i] * arr(w)[j] for i, j in zip(src[a], src[w], strict=True))
+            total += arr(bias)[src[bias][0]] if bias else 0.0
+            assert total == pytest.approx(T[name][index], rel=1e-9, abs=1e-12), name
+    for v in b.words_that_matter():
+        src = b.entry_sources("dW_emb", (v, 2))
+        assert sum(T["de"][i] for i in src["de"]) == pytest.approx(T["dW_emb"][v, 2], abs=1e-15)
+        assert [b.x[i] for i in src["x"]] == [v] * len(src["x"])
+    (w_index,) = b.entry_sources("e", (1, 5))["W_emb"]
+    assert T["e"][1, 5] == W["W_emb"][w_index]
+    assert b.entry_sources("h", (0, 3)) == {"z_h": [(0, 3)]}
+    assert b.entry_sources("W_h", (0, 0)) == {}  # a parameter is made from nothing shown
+
+
+def test_pointing_at_a_result_marks_its_operands_and_writes_its_arithmetic(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.predict_check.setChecked(False)
+    checked = set()
+    for position, (_chapter, step) in enumerate(view.steps):
+        if step.widget != "tables" or not step.stage:
+            continue
+        view.go_to(position)
+        for name in view.batch.results(step):
+            table = view.groups[name].table
+            r, c = table.rowCount() - 1, table.columnCount() - 1
+            move_to(table, r, c)
+            qtbot.waitUntil(lambda t=table, rc=(r, c): rc in t.highlighted())
+            index = table.part.index_of(r, c)
+            assert view.arithmetic.text() == view.batch.entry_text(name, index)
+            formula = view.batch.entry_formula(name, index)
+            if formula is not None:  # the arithmetic ends with the entry's value, as the table shows it
+                assert formula.total == pytest.approx(float(np.asarray(view.batch.array(name))[index]), rel=1e-6,
+                                                      abs=1e-12)
+            marked = {n: set(g.table.highlighted()) for n, g in view.groups.items() if n != name}
+            sources = view.batch.entry_sources(name, index)
+            for other, cells in marked.items():
+                want = {view.groups[other].table.cell_of(i) for i in sources.get(other, [])} - {None}
+                assert cells == want, (step.where, name, other)
+            if set(sources) & set(marked):  # an operand on screen: something of it is marked
+                assert any(marked.values()), (step.where, name)
+            checked.add(name)
+    assert checked >= {"e", "z_h", "h", "z_o", "p", "dz_o", "dW_o", "dh", "dz_h", "dW_h", "de", "dW_emb"}
+
+
+# ---- on a laptop ------------------------------------------------------------------------------------------------
+
+
+def lesson_problems(window, where: str) -> list[str]:
+    """A horizontal scroll bar, a table or step widget cut at the right, a clipped label, labels drawn over others."""
+    from test_layout import clipped_labels, overlapping_labels
+
+    view = window.lesson_view
+    found = []
+    for scroll in (view.left_scroll, view.tables_scroll):
+        if scroll.horizontalScrollBar().isVisible():
+            found.append(f"{scroll.objectName()}: a horizontal scroll bar (needs {scroll.widget().minimumSizeHint().width()}"
+                         f" px, has {scroll.viewport().width()})")
+    right = view.tables_scroll.viewport()
+    shown = list(view.groups.values()) + list(view.hidden.values()) + ([view.step_widget] if view.step_widget else [])
+    for w in shown:
+        edge = w.mapTo(right, w.rect().topRight()).x()
+        if edge > right.width():
+            found.append(f"{w.objectName() or type(w).__name__} ends at {edge} px, the area at {right.width()}")
+    for b in view.answer_buttons:
+        if b.label.heightForWidth(b.label.width()) > b.label.height() + 1:
+            found.append(f"answer {b.choice_text()!r} is cut ({b.label.height()} px tall)")
+    found += clipped_labels(window) + overlapping_labels(window)
+    return [f"{where}: {p}" for p in found]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_step_scrolls_sideways_or_cuts_a_label_on_a_laptop(make_window, qtbot, size):
+    w = make_window(*size)
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    found = []
+
+    last = []
+
+    def still() -> bool:  # the same geometry twice in a row: laid out
+        now = [c.geometry().getRect() for c in view.findChildren(QWidget) if c.isVisible()]
+        same = now == last
+        last[:] = now
+        return same
+
+    def settled():
+        last.clear()
+        qtbot.waitUntil(still, timeout=5000)
+
+    for position, (_chapter, step) in enumerate(view.steps):
+        view.go_to(position)
+        settled()
+        found += lesson_problems(w, f"{step.where}, {'asked' if view.question else 'shown'}")
+        if view.question is not None:
+            view.answer(view.question.answer)  # the feedback and the revealed result fit too
+            settled()
+            found += lesson_problems(w, f"{step.where}, answered")
+    assert found == [], "\n".join(found)

@@ -30,6 +30,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QCheckBox,
     QDialog,
     QFrame,
@@ -51,13 +52,17 @@ from core.specs import axis_title
 from ..guard import qt_override
 from ..widgets.flow import FlowLayout
 from ..widgets.heatmap import Heatmap
+from .lesson_steps import STEP_WIDGETS
 
 __all__ = ["LessonView", "NumberTable", "TableGroup"]
 
 RESULT_COLOUR = "#d4670b"
 MUTED = "#666666"
 HIGHLIGHT = QColor("#ffd54f")
+TABLE_FONT = 0.92  # of the window's font size: a 2×12 table fits beside the text on a 1280-pixel screen
+WIDE = 16777215  # (Qt's largest widget size)
 HOVERED = QColor("#ff9800")
+HOVER_HINT = "Point at an entry of the result: the entries that made it light up, and its arithmetic is written here."
 
 
 def _tint(value: float, scale: float, kind: str) -> QColor:
@@ -99,6 +104,7 @@ class NumberTable(QTableWidget):
         finite = vals[np.isfinite(vals)] if vals.dtype.kind == "f" else vals
         scale = float(np.max(np.abs(finite))) if finite.size and kind != "index" else 0.0
         self._base: dict[tuple[int, int], QColor] = {}
+        self._cells = {part.index_of(r, c): (r, c) for r in range(vals.shape[0]) for c in range(vals.shape[1])}
         for r in range(vals.shape[0]):
             for c in range(vals.shape[1]):
                 v = vals[r, c]
@@ -114,14 +120,19 @@ class NumberTable(QTableWidget):
                 item.setForeground(QBrush(QColor("#1e1e1e")))
                 self._base[(r, c)] = colour
                 self.setItem(r, c, item)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * TABLE_FONT)
+        self.setFont(font)
+        self.horizontalHeader().setFont(font)
+        self.verticalHeader().setFont(font)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.resizeColumnsToContents()
         widest = max([self.columnWidth(c) for c in range(self.columnCount())] + [20])
         for c in range(self.columnCount()):
-            self.setColumnWidth(c, widest + 6)  # one width for every column: the numbers line up
-        row_h = self.fontMetrics().height() + 8
+            self.setColumnWidth(c, widest + 2)  # one width for every column: the numbers line up
+        row_h = self.fontMetrics().height() + 6
         for r in range(self.rowCount()):
             self.setRowHeight(r, row_h)
         if not any(part.row_labels):
@@ -143,13 +154,7 @@ class NumberTable(QTableWidget):
 
     def cell_of(self, index) -> tuple[int, int] | None:
         """The table cell showing array entry ``index`` (None when it is left out)."""
-        p = self.part
-        index = tuple(int(i) for i in index)
-        for r in range(self.rowCount()):
-            for c in range(self.columnCount()):
-                if p.index_of(r, c) == index:
-                    return r, c
-        return None
+        return self._cells.get(tuple(int(i) for i in index))
 
     def highlight(self, cells, colour: QColor = HIGHLIGHT) -> None:
         """Mark ``cells`` (table cells), every other cell back to its own colour."""
@@ -229,16 +234,51 @@ class TableGroup(QWidget):
         return self.sizeHint()
 
 
+class AnswerButton(QPushButton):
+    """A button whose text wraps (a question's choices can be a list of words)."""
+
+    def __init__(self, text: str, parent=None):
+        super().__init__(parent)
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 5, 8, 5)
+        lay.addWidget(self.label)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def choice_text(self) -> str:
+        return self.label.text()
+
+    @qt_override(fallback=lambda: True)
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    @qt_override
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self.layout().totalHeightForWidth(width)
+
+    @qt_override
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(200, self.heightForWidth(200))
+
+    @qt_override
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(80, self.heightForWidth(max(80, self.width())))
+
+
 class Hidden(QFrame):
     """The place of a result not revealed yet: as large as its table, with a question mark."""
 
-    def __init__(self, group: TableGroup, parent=None):
+    def __init__(self, name: str, parent=None):
         super().__init__(parent)
-        self.name = group.name
-        self.setObjectName(f"lesson_hidden_{group.name}")
+        self.name = name
+        self.setObjectName(f"lesson_hidden_{name}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("QFrame { background: #fff7ef; border: 1px dashed #d4670b; }")
-        label = QLabel(f"<b style='color:{RESULT_COLOUR}'>{html.escape(group.name)}</b><br>?<br>"
+        label = QLabel(f"<b style='color:{RESULT_COLOUR}'>{html.escape(name)}</b><br>?<br>"
                        "<span style='color:#666'>predict first</span>")
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -246,8 +286,7 @@ class Hidden(QFrame):
         label.setStyleSheet("border: none; background: transparent;")
         lay = QVBoxLayout(self)
         lay.addWidget(label)
-        hint = group.sizeHint()
-        self.setFixedSize(max(120, hint.width()), max(90, hint.height()))
+        self.setFixedSize(150, 80)  # one size for every result: its shape can be a question
 
 
 class LessonView(QWidget):
@@ -280,7 +319,7 @@ class LessonView(QWidget):
         self.groups: dict[str, TableGroup] = {}
         self.hidden: dict[str, Hidden] = {}
         self.question = None
-        self.answer_buttons: list[QPushButton] = []
+        self.answer_buttons: list[AnswerButton] = []
         self.step_widget: QWidget | None = None
         self.heatmap_dialog: QDialog | None = None
 
@@ -403,12 +442,13 @@ class LessonView(QWidget):
         right.addWidget(self.tables_scroll, 1)
         right.addWidget(self.arithmetic)
 
-        body = QHBoxLayout()
+        # Tables: the words on the left, the tables beside them. A step widget (the sketch...) takes the
+        # whole width, under the words.
+        self.body = body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         body.setSpacing(6)
-        self.left_scroll.setMinimumWidth(300)
-        self.left_scroll.setMaximumWidth(440)
         body.addWidget(self.left_scroll, 2)
         body.addWidget(right_w, 5)
+        self._beside()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10, 6)
         lay.setSpacing(6)
@@ -516,10 +556,13 @@ class LessonView(QWidget):
         self.back_button.setEnabled(self.position > 0)
         self.next_button.setEnabled(not self.at_end())
         if step.widget == "tables":
+            self._beside()
             self._draw_tables(step)
         else:
             self._draw_widget(step)
         self._draw_end()
+        if step.widget != "tables":
+            self._above()  # (once the words are all in)
         self.step_changed.emit(self.position)
 
     def _draw_problem(self) -> None:
@@ -538,34 +581,58 @@ class LessonView(QWidget):
         b = self.batch
         if step.stage is not None:
             stage = b.stages[step.stage]
-            self.formula_label.setText(
-                f"<span style='font-size:13pt'>{html.escape(stage.formula)}</span><br>"
-                f"<span style='color:#333'>{html.escape(stage.shapes)}</span>")
+            self.formula_label.setText(  # (a paragraph each: the formula's underscores stay clear of the shapes)
+                f"<p style='margin:0 0 3px 0; font-size:13pt'>{html.escape(stage.formula)}</p>"
+                f"<p style='margin:0; color:#333'>{html.escape(stage.shapes)}</p>")
         else:
             self.formula_label.setText("")
         results = set(b.results(step)) if step.stage else set()
         question = self._question_for(step)
         hide = question is not None and self.position not in self._answers
         for name in b.shows(step):
+            if hide and name in results:
+                self.hidden[name] = Hidden(name)
+                self.flow.addWidget(self.hidden[name])
+                continue
             group = TableGroup(b, name, name in results)
             group.full_requested.connect(self.show_full)
             group.table.hovered.connect(lambda r, c, n=name: self._on_hover(n, r, c))
-            if hide and name in results:
-                self.hidden[name] = Hidden(group)
-                self.flow.addWidget(self.hidden[name])
-                group.deleteLater()
-            else:
-                self.groups[name] = group
-                self.flow.addWidget(group)
+            self.groups[name] = group
+            self.flow.addWidget(group)
         self.tables_widget.show()
         self._draw_question(question)
-        self.arithmetic.setText("Point at an entry of the result to see how it was computed, with the real numbers."
-                                if not hide and results else "")
-        self.arithmetic.setVisible(bool(results))
+        self.arithmetic.setText(HOVER_HINT if not hide and results else "")
+        self.arithmetic.setVisible(bool(results) and not hide)
+
+    def _beside(self) -> None:
+        """The words in a column left of the tables."""
+        self.body.setDirection(QBoxLayout.Direction.LeftToRight)
+        self.body.setStretch(0, 2)
+        self.left_scroll.setMinimumSize(280, 0)
+        self.left_scroll.setMaximumSize(420, WIDE)
+
+    def _above(self) -> None:
+        """The words across the top, the step's widget under them with the whole width."""
+        self.body.setDirection(QBoxLayout.Direction.TopToBottom)
+        self.body.setStretch(0, 0)
+        self.left_scroll.setMinimumSize(0, 0)
+        self.left_scroll.setMaximumWidth(WIDE)
+        self._fit_words()
+
+    def _fit_words(self) -> None:
+        if self.body.direction() != QBoxLayout.Direction.TopToBottom:
+            return
+        inner = self.left_scroll.widget().layout()
+        width = max(200, self.width() - 24)
+        need = inner.totalHeightForWidth(width) if inner.hasHeightForWidth() else inner.sizeHint().height()
+        self.left_scroll.setFixedHeight(min(need + 2, max(120, self.height() // 3)))
+
+    @qt_override(fallback=None)
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_words()
 
     def _draw_widget(self, step: Step) -> None:
-        from .lesson_steps import STEP_WIDGETS
-
         self.formula_label.setText("")
         self.tables_widget.hide()
         self.arithmetic.hide()
@@ -598,16 +665,16 @@ class LessonView(QWidget):
         self.prompt_label.setText(f"<b>Predict:</b> {html.escape(question.prompt)}")
         answered = self._answers.get(self.position)
         for i, choice in enumerate(question.choices):
-            button = QPushButton(choice)
+            button = AnswerButton(choice)
             button.setObjectName(f"lesson_answer_{i}")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setStyleSheet("QPushButton { text-align: left; padding: 4px 8px; }")
             button.clicked.connect(lambda _=False, i=i: self.answer(i))
             if answered is not None:
                 button.setEnabled(False)
-                if i == question.answer:
-                    button.setStyleSheet("QPushButton { text-align: left; padding: 4px 8px; background: #d8f0d2; "
-                                         "font-weight: bold; }")
+                if i == question.answer:  # the right answer green, a wrong pick red
+                    button.setStyleSheet("QPushButton { background: #d8f0d2; } QLabel { font-weight: bold; }")
+                elif i == answered[0]:
+                    button.setStyleSheet("QPushButton { background: #f9d9dc; } QLabel { color: #7a0010; }")
             self.buttons_layout.addWidget(button)
             self.answer_buttons.append(button)
         self.feedback.setText(answered[2] if answered is not None else "")
@@ -650,12 +717,25 @@ class LessonView(QWidget):
 
     # ---- pointing at an entry --------------------------------------------------------------------------------
     def _on_hover(self, name: str, r: int, c: int) -> None:
+        """Pointing at an entry: it, and the operand entries that made it, marked; its arithmetic written out."""
         for group in self.groups.values():
             group.table.highlight(())
         group = self.groups.get(name)
         if r < 0 or group is None:
+            self.arithmetic.setText(HOVER_HINT if self.batch.results(self.step) else "")
             return
+        index = group.part.index_of(r, c)
         group.table.highlight([(r, c)], HOVERED)
+        for source, entries in self.batch.entry_sources(name, index).items():
+            other = self.groups.get(source)
+            if other is not None and source != name:
+                other.table.highlight([rc for rc in map(other.table.cell_of, entries) if rc is not None])
+        self.arithmetic.setText(self.batch.entry_text(name, index))
+
+    def point_at(self, name: str, index) -> None:
+        """As if the pointer were on entry ``index`` of table ``name`` (scripts and screenshots)."""
+        r, c = self.groups[name].table.cell_of(index)
+        self._on_hover(name, r, c)
 
     def show_full(self, name: str) -> QDialog:
         """A V-wide array in full, as a heatmap (a window beside the lesson)."""
