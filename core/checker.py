@@ -595,27 +595,27 @@ class _Run:
         b = self.ref.batches[k]
         names = result_names or fn.results
         common = dict(stage=fn.name, batch=k, minibatch=b.number)
+        first = dict(result=names[0], expected=expected[0])  # the reference answer, whatever happened to the call
         res, why, kwargs = self.call(fn, values, info) if call_name is None else call_name(values)
         if res is None:
-            return Verdict(kind="raised", text=f"cannot be called: {why}", result=names[0], line=info.get("line"),
-                           **common)
+            return Verdict(kind="raised", text=f"cannot be called: {why}", line=info.get("line"), **first, **common)
         common.update(output=res.output, inputs=tuple(kwargs), seconds=res.seconds)
         when = f" (minibatch {k + 1} of {len(self.ref.batches)})" if k else ""
         if res.kind == "timed out":
             return Verdict(kind="timed out", text=f"timed out: no answer within {self.timeout:g} s (an endless loop?)",
-                           result=names[0], **common)
+                           **first, **common)
         if res.kind == "crashed":
-            return Verdict(kind="crashed", text=f"crashed: {res.error['message']}", result=names[0], **common)
+            return Verdict(kind="crashed", text=f"crashed: {res.error['message']}", **first, **common)
         if res.kind != "returned":
             kind, text = _raised(fn, res, self.path, kwargs, expected[0].shape)
-            return Verdict(kind=kind, text=text + when, result=names[0], line=res.error.get("line"), **common)
+            return Verdict(kind=kind, text=text + when, line=res.error.get("line"), **first, **common)
         got = res.value if isinstance(res.value, tuple) else (res.value,)
         if len(names) > 1 and len(got) != len(names):
             return Verdict(kind="shape", text=f"shape: returned {plural(len(got), 'value')}, the stage has "
-                           f"{len(names)} ({', '.join(names)}); return them as a tuple", result=names[0], **common)
+                           f"{len(names)} ({', '.join(names)}); return them as a tuple", **first, **common)
         if len(names) == 1 and len(got) != 1:
             return Verdict(kind="shape", text=f"shape: returned a tuple of {len(got)}, the stage has one result "
-                           f"({names[0]})", result=names[0], **common)
+                           f"({names[0]})", **first, **common)
         worst = None
         for name, e, g in zip(names, expected, got):
             verdict = self._compare(fn, name, k, e, g, kwargs, [h[names.index(name)] for h in history], common, when)

@@ -95,7 +95,7 @@ def _batch_x(corpus, verdict):
     return trainer.batch_at(verdict.minibatch)[0]
 
 
-def test_a_function_that_raises_reports_its_line():
+def test_a_function_that_raises_reports_its_line(demo_corpus):
     source = """\
     import numpy as np
 
@@ -105,6 +105,7 @@ def test_a_function_that_raises_reports_its_line():
     """
     (v,) = check(source)
     assert v.kind == "raised" and v.line == 5
+    assert v.result == "dz_o" and v.expected.shape == (FAST["batch_size"], demo_corpus.vocab_size)  # the reference answer all the same
     assert "ValueError: not written yet" in v.text and "line 5 of learner.py" in v.text
 
 
@@ -348,3 +349,19 @@ def test_check_a_deeper_network_by_the_layers_naming_rule(tmp_path):
         "hidden_input_2", "hidden_weights_2", "through_activation_1"]
     status, lines, err = run_check(path, *CLI_FAST)  # the default network has one hidden layer
     assert status == 2 and "hidden_input_2 is a stage of a network with 2 hidden layers" in err
+
+
+def test_a_newly_registered_activation_is_checked_from_the_registry_alone(demo_corpus):
+    from core.layers import registered_activation
+    from test_new_activation import Softplus
+
+    with registered_activation(Softplus):
+        config = Config(activations="softplus", batch_size=FAST["batch_size"])
+        fns = {f.name: f for f in stage_functions(FourGramModel(demo_corpus.vocab, config))}
+        assert fns["through_activation"].signature == "def through_activation(dh, h):"
+        assert "(1 − exp(−h))" in fns["through_activation"].docstring
+        source = ("import numpy as np\n\ndef hidden(z_h):\n    return np.logaddexp(0.0, z_h)\n\n"
+                  "def through_activation(dh, h):\n    return dh * h\n")
+        hidden, through = check_source(source, "softplus.py", demo_corpus, config=config, timeout=1.0)
+    assert hidden.kind in ("exact", "close")
+    assert through.kind == "wrong"  # h is not softplus' derivative
