@@ -55,7 +55,7 @@ CURVE_POINTS = 80  # block means on the training step's loss curve: one point pe
 
 
 def _vector_text(values) -> str:
-    return "  ".join(number_text(v) for v in values)
+    return " ".join(number_text(v) for v in values)
 
 
 class _Cell(QLabel):
@@ -194,35 +194,25 @@ class SketchStep(QWidget):
         self.legend.setStyleSheet(f"color: {MUTED};")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
 
-        forward = QHBoxLayout()
-        forward.setSpacing(18)
-        forward.addWidget(self.w_table)
-        forward.addWidget(self.index_table)
-        forward.addWidget(self.gather_table)
-        forward.addStretch(1)
-        grads = QHBoxLayout()
-        grads.setSpacing(18)
-        grads.addWidget(self.grad_table)
-        grads.addWidget(self.naive_table)
-        grads.addStretch(1)
-        right = QVBoxLayout()
-        right.setSpacing(6)
-        right.addLayout(grads)
         equations = QWidget()
         equations.setLayout(eq_box)
-        equations.setMaximumWidth(620)  # a row's sum reads as one line, not a bar across the screen
+        equations.setMaximumWidth(560)  # a row's sum reads as one line, not a bar across the screen
+        # room for a sum of two on one line (a longer sum wraps)
+        equations.setMinimumWidth(self.fontMetrics().horizontalAdvance("dW[0, 0] = δ₀₀₀ + δ₁₂₀ = (−0.3) + (−0.3) = −0.6")
+                                  + 24)
         eq_box.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(equations)
-        backward = QHBoxLayout()
-        backward.setSpacing(18)
-        backward.addWidget(self.delta_table, 0, Qt.AlignmentFlag.AlignTop)
-        backward.addLayout(right, 1)
+        # Three rows, each well under the ~900 pixels the lesson view leaves beside a step's text on a laptop:
+        # the forward pass; δ and the gradient it makes; each row's sum and the overwrite beside it.
+        forward = _row(self.w_table, self.index_table, self.gather_table)
+        backward = _row(self.delta_table, self.grad_table)
+        sums = _row(equations, self.naive_table)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(8)
         layout.addLayout(forward)
         layout.addWidget(_rule())
         layout.addLayout(backward)
+        layout.addLayout(sums)
         layout.addWidget(self.legend)
         layout.addStretch(1)
         self.setObjectName("sketch_step")
@@ -344,6 +334,15 @@ class SketchStep(QWidget):
         return [v for v in range(self.sketch.V) if self.naive_table.cells[v][self.sketch.D].text().startswith("≠")]
 
 
+def _row(*widgets) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.setSpacing(16)
+    for w in widgets:
+        row.addWidget(w, 0, Qt.AlignmentFlag.AlignTop)
+    row.addStretch(1)
+    return row
+
+
 def _rule() -> QFrame:
     line = QFrame()
     line.setFrameShape(QFrame.Shape.HLine)
@@ -463,8 +462,8 @@ class GradcheckStep(QWidget):
             "loss_plus": format_value(c.loss_plus, 13),
             "loss_minus": format_value(c.loss_minus, 13),
             "difference": format_value(c.loss_plus - c.loss_minus, 6),
-            "numeric": format_value(c.numeric, 10),
-            "analytic": format_value(c.analytic, 10),
+            "numeric": _digits(c.numeric, 10),
+            "analytic": _digits(c.analytic, 10),
             "rel_error": f"{c.rel_error:.1e}".replace("-", "−"),
         }
         same = _common_prefix(texts["numeric"], texts["analytic"])
@@ -581,6 +580,11 @@ class TrainStep(QWidget):
         self.progress = p = training_progress(self.session.trainer.history.train_ce, points=CURVE_POINTS)
         self.curve.setData(p.x, p.y)
         self.progress_label.setText(p.text())
+
+
+def _digits(v: float, n: int) -> str:
+    """``v`` to ``n`` significant digits, trailing zeros kept: two such numbers line up digit by digit."""
+    return f"{v:#.{n}g}".replace("-", "−")
 
 
 def _common_prefix(a: str, b: str) -> str:
