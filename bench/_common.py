@@ -3,7 +3,26 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shlex
+import statistics
 import sys
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: what else the machine was doing."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1, 5, 15 min; {os.cpu_count()} CPUs)"
+
+
+def spread(values) -> str:
+    """'1.023 (0.941 … 1.130)': the median, then the smallest and largest."""
+    return f"{statistics.median(values):.3f} ({min(values):.3f} … {max(values):.3f})"
+
+
+def closing_lines(script: str) -> None:
+    """The load after a run and the command that reproduces it."""
+    print(f"load after: {load_average()}")
+    print(f"reproduce: uv run python bench/{script} " + shlex.join(sys.argv[1:]))
 
 
 def use_fast_module(path):
