@@ -760,7 +760,7 @@ def check_source(source: str, path: str = "<learner>", corpus=None, *, batch_siz
             raise CheckFileError(f"no stage called {stage!r}; the stages are: {', '.join(model_names)}")
     with Sandbox(source, path, timeout=timeout, memory_mb=memory_mb) as sandbox:
         loaded = sandbox.load()
-        _raise_for_load(loaded, path, timeout)
+        _raise_for_load(loaded, path, sandbox.load_timeout)
         ref = Reference(corpus, config, batches)
         defined = loaded.functions
         wanted = [f for f in ref.functions.values() if f.name in defined and (stage is None or f.name == stage)]

@@ -99,6 +99,7 @@ class Sandbox:
         self.source = source
         self.path = str(path)
         self.timeout = float(timeout)
+        self.load_timeout = max(self.timeout, DEFAULT_TIMEOUT)
         self.memory_mb = int(memory_mb)
         self._proc: subprocess.Popen | None = None
         self._send: Connection | None = None
@@ -197,7 +198,8 @@ class Sandbox:
             hello = None
         if hello != "ready":
             return self._ended(start, "while starting")
-        return self._exchange(("load", self.source, self.path), self.timeout, "while loading the file")
+        # The file's top-level code (its imports) gets the default limit at least, however short the calls' is.
+        return self._exchange(("load", self.source, self.path), self.load_timeout, "while loading the file")
 
     def load(self) -> CallResult:
         """Run the file's top-level code in a new child: "loaded" (with ``functions``), "syntax", "raised", ..."""

@@ -213,6 +213,14 @@ def test_float32_arithmetic_is_named():
     assert v.kind == "wrong" and "computed in float32" in v.text
 
 
+def test_an_endless_loop_at_the_top_of_the_file_is_a_file_that_cannot_be_checked(monkeypatch):
+    import core.sandbox
+
+    monkeypatch.setattr(core.sandbox, "DEFAULT_TIMEOUT", 0.5)  # the least the top-level code gets
+    with pytest.raises(CheckFileError, match="top-level code took more than 0.5 s"):
+        check("while True:\n    pass\n\ndef embed(x, W_emb):\n    return W_emb[x]\n", timeout=0.2)
+
+
 def test_a_huge_allocation_is_refused_by_the_memory_limit():
     (v,) = check("import numpy as np\n\ndef embed(x, W_emb):\n    big = np.ones((1 << 28,))\n    return big\n",
                  memory_mb=256)
