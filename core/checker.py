@@ -557,14 +557,15 @@ def _raised(fn, res: CallResult, path: str, kwargs, expected_shape) -> tuple[str
     return "raised", f"raised {head}{where}{hint}"
 
 
+class _Cancelled(Exception):
+    """The cancel event was set while a learner's function ran."""
+
+
 class _Run:
     """Checks one learner file: its sandbox, the reference and the verdicts."""
 
     def __init__(self, ref: Reference, sandbox: Sandbox, path: str, timeout: float, cancel):
         self.ref, self.sandbox, self.path, self.timeout, self.cancel = ref, sandbox, path, timeout, cancel
-
-    def functions(self) -> dict:
-        return (self.sandbox.loaded.functions if self.sandbox.loaded is not None else {}) or {}
 
     def call(self, fn: StageFunction, values: dict, info: dict):
         kwargs, why = _kwargs(fn, info, values)
@@ -591,12 +592,14 @@ class _Run:
         probe = self._overflow_probe(fn, info)
         return probe or _summary(passed)
 
-    def _one(self, fn, info, k, values, expected, history, result_names=None, call_name=None) -> Verdict:
+    def _one(self, fn, info, k, values, expected, history, result_names=None) -> Verdict:
         b = self.ref.batches[k]
         names = result_names or fn.results
         common = dict(stage=fn.name, batch=k, minibatch=b.number)
         first = dict(result=names[0], expected=expected[0])  # the reference answer, whatever happened to the call
-        res, why, kwargs = self.call(fn, values, info) if call_name is None else call_name(values)
+        res, why, kwargs = self.call(fn, values, info)
+        if res is not None and res.kind == "cancelled":
+            raise _Cancelled
         if res is None:
             return Verdict(kind="raised", text=f"cannot be called: {why}", line=info.get("line"), **first, **common)
         common.update(output=res.output, inputs=tuple(kwargs), seconds=res.seconds)
@@ -695,19 +698,12 @@ class _Run:
         """``update`` once per parameter and minibatch; the first parameter that fails gives the verdict."""
         passed = []
         for k, b in enumerate(self.ref.batches):
-            history_by = {}
             for pname in self.ref.model.params:
                 if self.cancel is not None and self.cancel.is_set():
                     break
                 values = {"name": pname, "theta": b.state[pname], "grad": b.arrays["d" + pname],
                           "v": b.state["v_" + pname], "learning_rate": b.learning_rate, "momentum": b.momentum}
-                expected = [b.updates[pname]]
-
-                def call(vals, _fn=fn, _info=info):
-                    return self.call(_fn, vals, _info)
-
-                verdict = self._one(fn, info, k, values, expected, history_by.get(pname, []),
-                                    result_names=("Δ" + pname,), call_name=call)
+                verdict = self._one(fn, info, k, values, [b.updates[pname]], [], result_names=("Δ" + pname,))
                 if not verdict.ok:
                     return verdict
                 passed.append(verdict)
@@ -744,7 +740,9 @@ def check_source(source: str, path: str = "<learner>", corpus=None, *, batch_siz
     may take ``timeout`` seconds and add ``memory_mb`` of memory. Raises
     CheckFileError for a syntax error, a file whose top-level code fails, no
     stage function, or a ``stage`` the file does not define. ``cancel`` (an
-    Event) stops between calls; ``on_verdict`` gets each verdict as it is made.
+    Event) stops the check within a tenth of a second, even in the middle of a
+    call, and the verdicts so far are returned; ``on_verdict`` gets each
+    verdict as it is made.
     Safe to call from a worker thread.
     """
     if corpus is None:
@@ -758,8 +756,10 @@ def check_source(source: str, path: str = "<learner>", corpus=None, *, batch_siz
         model_names = _stage_names(FourGramModel(["a", "b"], config))
         if stage not in model_names:
             raise CheckFileError(f"no stage called {stage!r}; the stages are: {', '.join(model_names)}")
-    with Sandbox(source, path, timeout=timeout, memory_mb=memory_mb) as sandbox:
+    with Sandbox(source, path, timeout=timeout, memory_mb=memory_mb, cancel=cancel) as sandbox:
         loaded = sandbox.load()
+        if loaded.kind == "cancelled":
+            return []
         _raise_for_load(loaded, path, sandbox.load_timeout)
         ref = Reference(corpus, config, batches)
         defined = loaded.functions
@@ -778,7 +778,10 @@ def check_source(source: str, path: str = "<learner>", corpus=None, *, batch_siz
             if cancel is not None and cancel.is_set():
                 break
             info = (sandbox.loaded.functions if sandbox.loaded is not None else defined).get(fn.name, defined[fn.name])
-            verdict = run.stage(fn, info)
+            try:
+                verdict = run.stage(fn, info)
+            except _Cancelled:  # the call under way was stopped: no verdict for its stage
+                break
             out.append(verdict)
             if on_verdict is not None:
                 on_verdict(verdict)

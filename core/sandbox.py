@@ -31,6 +31,7 @@ DEFAULT_TIMEOUT = 5.0  # seconds per call
 DEFAULT_MEMORY_MB = 1024  # address space the file may add to the child's
 START_TIMEOUT = 60.0  # a child's interpreter and NumPy starting (not counted in the call's limit)
 OUTPUT_LIMIT = 10_000  # characters of printed output kept per call
+CANCEL_POLL = 0.1  # seconds between looks at the cancel event while a call runs
 
 
 @dataclass
@@ -38,7 +39,8 @@ class CallResult:
     """What one call (or the file's loading) did.
 
     ``kind``: "returned" (``value``), "raised" (``error``), "timed out", "crashed"
-    (``error`` says how the process ended), or "syntax" (loading only).
+    (``error`` says how the process ended), "cancelled" (the sandbox's cancel
+    event was set), or "syntax" (loading only).
     ``error`` holds ``type``, ``message``, ``line`` (in the learner's file, or
     None), ``text`` (that line) and ``traceback`` (the learner's frames only).
     ``functions`` (loading only): every top-level function of the file with
@@ -95,12 +97,13 @@ class Sandbox:
     """
 
     def __init__(self, source: str, path: str = "<learner>", *, timeout: float = DEFAULT_TIMEOUT,
-                 memory_mb: int = DEFAULT_MEMORY_MB):
+                 memory_mb: int = DEFAULT_MEMORY_MB, cancel=None):
         self.source = source
         self.path = str(path)
         self.timeout = float(timeout)
         self.load_timeout = max(self.timeout, DEFAULT_TIMEOUT)
         self.memory_mb = int(memory_mb)
+        self.cancel = cancel  # a threading.Event: when set, the call under way stops at once ("cancelled")
         self._proc: subprocess.Popen | None = None
         self._send: Connection | None = None
         self._recv: Connection | None = None
@@ -172,10 +175,20 @@ class Sandbox:
             self._send.send(message)
         except (OSError, ValueError):
             return self._ended(start, what)
-        try:
-            ready = self._recv.poll(timeout)
-        except (OSError, ValueError):
-            return self._ended(start, what)
+        deadline = start + timeout
+        ready = False
+        while not ready:
+            if self.cancel is not None and self.cancel.is_set():
+                self._kill()
+                self.loaded = None
+                return CallResult("cancelled", seconds=time.perf_counter() - start)
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            try:  # in slices, so that a cancel is seen within a tenth of a second
+                ready = self._recv.poll(min(left, CANCEL_POLL) if self.cancel is not None else left)
+            except (OSError, ValueError):
+                return self._ended(start, what)
         if not ready:
             self._kill()
             self.loaded = None

@@ -252,6 +252,22 @@ def test_check_source_runs_on_a_worker_thread_and_can_be_cancelled():
     assert len(out) == 1 and out == seen and out[0].stage == "embed"
 
 
+def test_a_cancel_stops_a_call_under_way_at_once():
+    cancel, reached = threading.Event(), threading.Event()
+    out = []
+    source = "def embed(x, W_emb):\n    return W_emb[x].reshape(len(x), -1)\n\ndef hidden(z_h):\n    while True:\n        pass\n"
+    worker = threading.Thread(target=lambda: out.extend(check_source(
+        source, "c.py", cancel=cancel, on_verdict=lambda v: reached.set(), batch_size=20, timeout=30.0)))
+    worker.start()
+    assert reached.wait(30)  # embed is checked; the endless loop starts now
+    worker.join(0.5)  # well inside it
+    cancel.set()
+    stopped = time.monotonic()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - stopped < 1.0  # far sooner than the 30 s limit
+    assert [v.stage for v in out] == ["embed"] and out[0].kind == "exact"
+
+
 def test_kinds_are_the_documented_ones(correct_verdicts):
     assert KINDS == ("exact", "close", "wrong", "shape", "raised", "timed out", "crashed")
     assert all(v.kind in KINDS for v in correct_verdicts)
