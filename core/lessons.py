@@ -272,6 +272,10 @@ class LessonBatch:
         """Of the arrays the step shows, those its stage computes (the others are its operands)."""
         names = self.shows(step)
         made = set(self.model.stage_spec(step.stage).arrays) if step.stage else set()
+        for spec in self.model.stage_specs:  # what an earlier stage made is an operand here (de, t)
+            if spec.name == step.stage:
+                break
+            made -= set(spec.arrays)
         made.discard("x"), made.discard("t")
         if step.stage == "loss":
             made.add("L")

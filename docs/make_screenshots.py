@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen uv run python docs/make_screenshots.py [--data ../shared/data/hinton] [--size 1366x768]
 
 Each picture is the real window or one of its panels, driven the way a user
-would drive it (steps, a run, a click); nothing is drawn specially for it.
+would drive it (steps, a run, a click, Lesson mode's steps and answers); nothing
+is drawn specially for it.
 The window is a laptop's, 1366×768 unless ``--size`` says otherwise.
 """
 
@@ -51,6 +52,27 @@ def main() -> int:
     window.resize(width, height)
     window.show()
     s = window.session
+    settle(app)
+
+    # 0. Lesson mode: a forward step answered with an entry pointed at; a question; the 5×3 sketch.
+    lesson = window.lesson_view
+    window.set_mode("lesson")
+    first = {}  # the first step of each stage or widget
+    for i, (_chapter, step) in enumerate(lesson.steps):
+        first.setdefault(step.stage or step.widget, i)
+    lesson.go_to(first["hidden_input"])
+    lesson.answer(lesson.question.answer)
+    settle(app)
+    lesson.point_at("z_h", (1, 2))
+    settle(app)
+    save(window, "lesson_forward.png")
+    lesson.go_to(first["embedding_gradient"])
+    settle(app)
+    save(window, "lesson_question.png")
+    lesson.go_to(first["sketch"])
+    settle(app)
+    save(window, "lesson_sketch.png")
+    window.set_mode("explorer")
     settle(app)
 
     # 1. A forward stage of a minibatch, after a little training, with predictions.

@@ -216,6 +216,7 @@ def _run_app(args) -> int:
         data=getattr(args, "data", None),
         model=getattr(args, "model", None),
         vocab_size=getattr(args, "window_vocab_size", None),
+        lessons=getattr(args, "lessons", None),
     )
     session = window.session
     if getattr(args, "run_batches", 0):

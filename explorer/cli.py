@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --data FILE.txt: the N most frequent words are the vocabulary (default 250)",
     )
     p.add_argument("--model", metavar="FILE", help="open the window on this checkpoint")
+    p.add_argument("--lessons", metavar="FOLDER", help="Lesson mode with the lesson files (*.md) of this folder")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
     p.add_argument("--steps", type=_non_negative_int, default=0, metavar="N", help="with --screenshot: stages to take first")
     p.add_argument(

@@ -3,7 +3,8 @@
 The folder is the user's configuration folder for ``backprop-explorer``
 (platformdirs), or the one named by the environment variable
 ``BACKPROP_EXPLORER_SETTINGS`` (tests and scripts use it). The window's size
-and dock layout are kept there, and the last folder a file dialog was in.
+and dock layout are kept there, the mode last used (Lesson or Explorer; a
+fresh folder opens Lesson mode), and the last folder a file dialog was in.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core.lessons import LessonBatch, number_text
+from core.lessons import LessonBatch, load_lessons, number_text
 from explorer.app import create_window
 
 
@@ -281,6 +281,10 @@ def test_the_entries_an_entry_is_made_from_give_back_its_value(demo_corpus):
     (w_index,) = b.entry_sources("e", (1, 5))["W_emb"]
     assert T["e"][1, 5] == W["W_emb"][w_index]
     assert b.entry_sources("h", (0, 3)) == {"z_h": [(0, 3)]}
+    # a step's results are what its stage makes: de, made a stage earlier, is an operand of the scatter-add
+    chapters = {s.stage: s for c in load_lessons() for s in c.steps if s.stage}
+    assert b.results(chapters["embedding_gradient"]) == ("dW_emb",)
+    assert b.results(chapters["output_weights"]) == ("dW_o", "db_o")
     assert b.entry_sources("W_h", (0, 0)) == {}  # a parameter is made from nothing shown
 
 
@@ -305,6 +309,8 @@ def test_pointing_at_a_result_marks_its_operands_and_writes_its_arithmetic(make_
             if formula is not None:  # the arithmetic ends with the entry's value, as the table shows it
                 assert formula.total == pytest.approx(float(np.asarray(view.batch.array(name))[index]), rel=1e-6,
                                                       abs=1e-12)
+            cut = {n: g.table.cut_cells() for n, g in view.groups.items() if g.table.cut_cells()}
+            assert cut == {}, (step.where, cut)  # a marked entry (in bold) still fits its column
             marked = {n: set(g.table.highlighted()) for n, g in view.groups.items() if n != name}
             sources = view.batch.entry_sources(name, index)
             for other, cells in marked.items():
@@ -370,3 +376,15 @@ def test_no_step_scrolls_sideways_or_cuts_a_label_on_a_laptop(make_window, qtbot
             settled()
             found += lesson_problems(w, f"{step.where}, answered")
     assert found == [], "\n".join(found)
+
+
+def test_another_corpus_gives_the_lesson_a_minibatch_of_its_own(make_window, hinton_corpus):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.go_to(1)
+    before = view.batch
+    w.session.rebuild(w.session.config, hinton_corpus)
+    assert view.batch is not before and view.batch.vocab == list(hinton_corpus.vocab)
+    assert view.position == 1 and view.tally.asked == 0
+    assert shown_numbers_match(view) == []  # the tables show the new minibatch's numbers

@@ -27,7 +27,7 @@ import html
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QBoxLayout,
@@ -59,6 +59,7 @@ __all__ = ["LessonView", "NumberTable", "TableGroup"]
 RESULT_COLOUR = "#d4670b"
 MUTED = "#666666"
 HIGHLIGHT = QColor("#ffd54f")
+CELL_PADDING = 10  # pixels a cell's text needs beyond its own width (the cell's margins)
 TABLE_FONT = 0.92  # of the window's font size: a 2×12 table fits beside the text on a 1280-pixel screen
 WIDE = 16777215  # (Qt's largest widget size)
 HOVERED = QColor("#ff9800")
@@ -125,11 +126,14 @@ class NumberTable(QTableWidget):
         self.setFont(font)
         self.horizontalHeader().setFont(font)
         self.verticalHeader().setFont(font)
+        for r, c in self._base:
+            self.item(r, c).setFont(font)  # (an item's own font: the one marking an entry makes bold)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.resizeColumnsToContents()
         widest = max([self.columnWidth(c) for c in range(self.columnCount())] + [20])
+        widest = max(widest, self._needed_width() + CELL_PADDING)  # room for a number marked in bold
         for c in range(self.columnCount()):
             self.setColumnWidth(c, widest + 2)  # one width for every column: the numbers line up
         row_h = self.fontMetrics().height() + 6
@@ -139,6 +143,22 @@ class NumberTable(QTableWidget):
             self.verticalHeader().hide()
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setFixedSize(self._natural_size())
+
+    def _needed_width(self) -> int:
+        """The widest cell text, in bold (how a marked entry is drawn)."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
+        return max([fm.horizontalAdvance(self.item(r, c).text()) for (r, c) in self._base] + [0])
+
+    def cut_cells(self) -> list[tuple[int, int]]:
+        """Cells whose text, in the font it is drawn in now, is wider than its column (drawn cut short)."""
+        out = []
+        for (r, c) in self._base:
+            item = self.item(r, c)
+            if QFontMetrics(item.font()).horizontalAdvance(item.text()) + CELL_PADDING > self.columnWidth(c):
+                out.append((r, c))
+        return out
 
     def _natural_size(self) -> QSize:
         frame = 2 * self.frameWidth()
