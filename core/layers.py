@@ -95,6 +95,9 @@ class StageDecl:
     box: str
     arrow: str | None
     arrays: tuple[str, ...]
+    # What the stage reads, as the formulas name it: arrays and parameters of the network ("x", "de",
+    # "W_h") and size symbols ("N", "V", "d"); a learner's function for the stage takes these.
+    inputs: tuple[str, ...] = ()
 
 
 class Layer:
@@ -230,12 +233,12 @@ class ContextEmbedding(Embedding):
     # ---- stages ----
     def forward_stages(self):
         return [StageDecl("embed", "Embed", "e = [W_emb[x₁] | W_emb[x₂] | W_emb[x₃]]", "e: N×3d", self.box, "in",
-                          ("e", "x", "t"))]
+                          ("e", "x", "t"), ("x", "W_emb"))]
 
     def backward_stages(self):
         return [StageDecl("embedding_gradient", "Embedding gradient",
                           "dW_emb[v] = Σ over every (n, k) with x[n,k] = v of de[n, block k]", "dW_emb: V×d",
-                          self.box, None, ("dW_emb", "de"))]
+                          self.box, None, ("dW_emb", "de"), ("x", "de", "V", "d"))]
 
     def run_forward(self, x, t):
         e = self.forward(x)  # (N, 3d)
@@ -457,16 +460,17 @@ class Linear(Layer):
         n = self.names
         i, o = n.x_dim, n.z_dim
         return [StageDecl(n.forward[0], n.forward[1], f"{n.z} = {n.x}·{n.W} + {n.b}",
-                          f"{n.z}: N×{o} = (N×{i})·({i}×{o}) + {o}", n.box, "in", (n.z,))]
+                          f"{n.z}: N×{o} = (N×{i})·({i}×{o}) + {o}", n.box, "in", (n.z,),
+                          (n.x, n.W, n.b))]
 
     def backward_stages(self):
         n = self.names
         i, o = n.x_dim, n.z_dim
         return [
             StageDecl(n.weights[0], n.weights[1], f"d{n.W} = {n.x}ᵀ·{n.dz},  d{n.b} = Σₙ {n.dz}",
-                      f"d{n.W}: {i}×{o} = ({i}×N)·(N×{o}); d{n.b}: {o}", n.box, None, (f"d{n.W}", f"d{n.b}")),
+                      f"d{n.W}: {i}×{o} = ({i}×N)·(N×{o}); d{n.b}: {o}", n.box, None, (f"d{n.W}", f"d{n.b}"), (n.x, n.dz)),
             StageDecl(n.back[0], n.back[1], f"{n.dx} = {n.dz}·{n.W}ᵀ", f"{n.dx}: N×{i} = (N×{o})·({o}×{i})",
-                      n.box, "back_out", (n.dx,)),
+                      n.box, "back_out", (n.dx,), (n.dz, n.W)),
         ]
 
     def run_forward(self, x):
@@ -656,19 +660,24 @@ class Activation(Layer):
         return self.apply(z + dz) - self.apply(z)
 
     # ---- stages ----
+    def derivative_inputs(self) -> tuple[str, ...]:
+        """What the backward stage reads: dh, and h and/or z as ``derivative`` uses them."""
+        n = self.names
+        return (n.dh,) + tuple(k for k, tag in ((n.h, "{h}"), (n.z, "{z}")) if tag in self.derivative)
+
     def derivative_text(self, h: str, z: str) -> str:
         return self.derivative.format(h=h, z=z)
 
     def forward_stages(self):
         n = self.names
         return [StageDecl(n.forward, f"Hidden{n.tag}", f"{n.h} = {self.symbol}({n.z})", f"{n.h}: N×{n.dim}",
-                          n.box, None, (n.h,))]
+                          n.box, None, (n.h,), (n.z,))]
 
     def backward_stages(self):
         n = self.names
         return [StageDecl(n.backward, f"Through {self.symbol}{n.tag}",
                           f"{n.dz} = {n.dh} ⊙ {self.derivative_text(n.h, n.z)}", f"{n.dz}: N×{n.dim}", n.box, None,
-                          (n.dz,))]
+                          (n.dz,), self.derivative_inputs())]
 
     def run_forward(self, z):
         h = self.forward(z)  # (N, H)
@@ -1003,14 +1012,14 @@ class SoftmaxCrossEntropy(Layer):
     def forward_stages(self):
         return [
             StageDecl("softmax", "Softmax", "p = softmax(z_o), row by row (row max subtracted first)", "p: N×V",
-                      self.box, None, ("p", "t")),
+                      self.box, None, ("p", "t"), ("z_o",)),
             StageDecl("loss", "Loss", "L = −(1/N) Σₙ log p[n, tₙ]", "L: scalar; −log p[n, tₙ]: N", self.loss_box,
-                      "in", ("loss_n",)),
+                      "in", ("loss_n",), ("p", "t", "N")),
         ]
 
     def backward_stages(self):
         return [StageDecl("output_error", "Output error", "dz_o = (p − Y)/N   (Y: one-hot targets)", "dz_o: N×V",
-                          self.box, "back_in", ("dz_o",))]
+                          self.box, "back_in", ("dz_o",), ("p", "t", "N"))]
 
     def run_forward(self, z, t):
         loss = self.forward(z, t)

@@ -419,7 +419,7 @@ class FourGramModel:
                 kind, offset = _ARROW[d.arrow]
                 arrow = (kind, position[d.box] + offset)
             stages.append(StageSpec(i, d.name, d.title, d.formula, d.shapes, d.box, arrow, i >= first_backward,
-                                    d.arrays))
+                                    d.arrays, d.inputs))
         self.stage_specs: tuple[StageSpec, ...] = tuple(stages)
 
     # ---- sizes ---------------------------------------------------------------------------------------------

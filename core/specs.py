@@ -108,6 +108,7 @@ class StageSpec:
     arrow: tuple[str, int] | None  # ("fwd", i): from box i to box i+1; ("bwd", i): from box i+1 back to box i
     backward: bool
     arrays: tuple[str, ...] = ()  # what it produces, the main array first
+    inputs: tuple[str, ...] = ()  # what it reads: arrays, parameters and size symbols (``StageDecl.inputs``)
 
 
 @dataclass(frozen=True)

@@ -58,14 +58,15 @@ from .panels.loss_view import LossView
 from .panels.matrix_view import MatrixView
 from .panels.network_view import NetworkView
 from .panels.predictions_view import PredictionsView
+from .panels.write_view import WriteView
 
 
 # Panels that start in a tab behind another: built the first time they are shown or used, not at start-up.
-DEFERRED_PANELS = ("embedding_grad_view", "health_view", "embedding_map_view", "gradcheck_view")
+DEFERRED_PANELS = ("embedding_grad_view", "health_view", "embedding_map_view", "gradcheck_view", "write_view")
 WIDE_LAYOUT = 1500  # pixels: a narrower window (a laptop's) gets the two-column layout
-# Of the saved dock layout (2: the gradient health panel; 3: two columns on a laptop): another version's is not
-# restored.
-LAYOUT_VERSION = 3
+# Of the saved dock layout (2: the gradient health panel; 3: two columns on a laptop; 4: the "Write it
+# yourself" panel): another version's is not restored.
+LAYOUT_VERSION = 4
 MODES = ("lesson", "explorer")  # Lesson mode: the lesson fills the window; Explorer mode: the docked panels
 
 
@@ -92,6 +93,7 @@ PANELS = (
     ("embedding_map_view", EmbeddingMapView, "Embedding map"),
     ("hyperparams_view", HyperparamsView, "Hyperparameters"),
     ("gradcheck_view", GradCheckView, "Gradient check"),
+    ("write_view", WriteView, "Write it yourself"),
 )
 
 
@@ -549,6 +551,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(d["loss_view"], d["predictions_view"], Qt.Vertical)
         self.tabifyDockWidget(d["matrix_view"], d["embedding_grad_view"])
         self.tabifyDockWidget(d["embedding_grad_view"], d["health_view"])
+        self.tabifyDockWidget(d["health_view"], d["write_view"])
         self.tabifyDockWidget(d["predictions_view"], d["embedding_map_view"])
         if self._compact:
             self.tabifyDockWidget(d["embedding_map_view"], d["hyperparams_view"])
@@ -1207,6 +1210,9 @@ class MainWindow(QMainWindow):
         if self.autosaver is not None:
             self.autosaver.close(remove=False)  # (after a clean exit, closeEvent has removed the file already)
         self.session.shutdown()
+        for panel in list(self.panels.values()):  # the panels built so far: what they keep or run
+            if hasattr(panel, "shutdown"):
+                panel.shutdown()
         if self.download_dialog is not None:
             self.download_dialog.wait_stopped()
         if self._loader is not None and self._loader.isRunning():

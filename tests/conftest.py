@@ -16,11 +16,13 @@ HINTON = Path(__file__).resolve().parents[2] / "shared" / "data" / "hinton"
 
 @pytest.fixture(autouse=True)
 def _isolated_user_folders(tmp_path_factory, monkeypatch):
-    """Never read or write the real user's cache, log, settings or state folders."""
+    """Never read or write the real user's cache, log, settings, state or data folders."""
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("BACKPROP_EXPLORER_CACHE", str(base / "cache"))
     monkeypatch.setenv("BACKPROP_EXPLORER_LOGS", str(base / "logs"))
     monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(base / "settings"))
+    # A learner's solutions: a folder per test, so that code kept by one test never pre-fills another's editor.
+    monkeypatch.setenv("BACKPROP_EXPLORER_DATA", str(tmp_path_factory.mktemp("data")))
     # Autosaves: a folder per test, so that one left by a test is never offered to another.
     monkeypatch.setenv("BACKPROP_EXPLORER_STATE", str(tmp_path_factory.mktemp("state")))
 
