@@ -144,3 +144,84 @@ def run_stages(model: FourGramModel, x, t, *, batch: int = 0, check_finite=True)
             extras=extras,
             spec=spec,
         )
+
+
+def run_minibatch(model: FourGramModel, x, t, replace=None) -> float:
+    """One whole minibatch on ``model`` (its update applied), stage by stage; returns its loss.
+
+    ``replace`` swaps stages for other code: ``{stage name: (results, fn)}``,
+    where ``results`` names what the stage computes, in order (``("dW_o",
+    "db_o")``; ``("L",)`` for the loss) and ``fn(values)`` gets every array
+    computed so far, the parameters and the sizes by name (``values``:
+    read-only arrays; the sizes as in ``model.sizes`` with "H₁" written "H1")
+    and returns them (a tuple where there are several). Its results take the
+    place of the stage's own: everything downstream, and the update, works on
+    them. ``update`` swaps the whole momentum step: ``fn`` is called once per
+    parameter with ``name, theta, grad, v, learning_rate, momentum`` and
+    returns Δθ (the new velocity, added to θ).
+
+    The loss returned is the mean of the stage ``loss``'s −log p[n, tₙ]
+    (computed from the p in use, a swapped softmax's too), or a swapped
+    loss stage's own L. Raises ValueError when ``fn``'s result does not have
+    the stage's shapes, and whatever ``fn`` raises.
+    """
+    import unicodedata
+
+    x = np.asarray(x)
+    t = np.asarray(t)
+    replace = dict(replace or {})
+    values: dict[str, object] = {unicodedata.normalize("NFKC", k): v for k, v in model.sizes(x.shape[0]).items()}
+    values.update(_read_only(model.params))
+    loss = float("nan")
+    before_update = None
+    for name, arrays, kw in _walk(model, x, t):
+        if name == UPDATE:
+            if UPDATE in replace:
+                _swap_update(model, before_update, replace[UPDATE][1], kw.get("extras", {}))
+            break
+        values.update(_read_only(arrays))
+        if name in replace:
+            results, fn = replace[name]
+            out = fn(dict(values))
+            out = out if isinstance(out, tuple) else (out,)
+            if len(out) != len(results):
+                raise ValueError(f"{name} returned {len(out)} values, the stage has {len(results)} ({', '.join(results)})")
+            for r, got in zip(results, out):
+                got = np.asarray(got)
+                if r == "L":
+                    loss = float(got)
+                    continue
+                target = arrays[r]
+                if got.shape != target.shape:
+                    raise ValueError(f"{r} has shape {target.shape}, {name} returned {got.shape}")
+                target[...] = got  # in place: the layers go on from the arrays they yielded
+                values[r] = _read_only({r: target})[r]
+        if name == "loss" and "loss" not in replace:
+            loss = float(np.mean(arrays["loss_n"]))
+        if UPDATE in replace and name == model.stage_specs[-2].name:  # the update's inputs, before it runs
+            before_update = model.state()
+    return loss
+
+
+def _read_only(arrays: dict) -> dict:
+    out = {}
+    for k, v in arrays.items():
+        view = np.asarray(v).view()
+        view.flags.writeable = False
+        out[k] = view
+    return out
+
+
+def _swap_update(model: FourGramModel, before: dict, fn, extras: dict) -> None:
+    """Undo the momentum step just applied and apply ``fn``'s per parameter instead."""
+    lr, mu = float(extras["learning_rate"]), float(extras["momentum"])
+    for name, theta in model.params.items():
+        grad = model.grads[name]
+        args = dict(name=name, theta=before[name], grad=grad, v=before["v_" + name], learning_rate=lr, momentum=mu)
+        change = np.asarray(fn(_read_only({k: v for k, v in args.items() if isinstance(v, np.ndarray)}) |
+                               {k: v for k, v in args.items() if not isinstance(v, np.ndarray)}))
+        if change.shape != theta.shape:
+            raise ValueError(f"update returned {change.shape} for {name}, which has shape {theta.shape}")
+        model.velocity[name][...] = change
+        theta[...] = before[name] + change
+    model.version += 1
