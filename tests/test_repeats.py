@@ -44,3 +44,29 @@ def test_next_repeat_looks_ahead_without_training(demo_corpus):
     assert trainer.step == 0 and len(trainer.history) == 0
     assert next_repeat(trainer, lookahead=skip) in ((None, 0),) + tuple(
         (k, 1) for k in range(skip) if repeat_kind(trainer.batch_at(k)[0]) == 1)
+
+
+def test_repeats_across_examples_and_within_one_context():
+    from core.repeats import repeats_across_examples, repeats_within_context
+
+    assert repeats_across_examples([[0, 1, 2], [3, 1, 4]]) and not repeats_within_context([[0, 1, 2], [3, 1, 4]])
+    assert repeats_within_context([[5, 6, 5], [0, 1, 2]]) and not repeats_across_examples([[5, 6, 5], [0, 1, 2]])
+    assert not repeats_across_examples([[0, 1, 2], [3, 4, 5]]) and not repeats_within_context([[0, 1, 2]])
+
+
+def test_the_checkers_minibatches_repeat_a_word_both_ways_when_some_do(demo_corpus):
+    from core.model import Config
+    from core.repeats import batches_with_repeats, repeats_across_examples, repeats_within_context
+
+    trainer = Trainer(demo_corpus, Config(batch_size=20))
+    numbers = batches_with_repeats(trainer, 3)
+    assert len(numbers) == 3 and numbers == sorted(numbers)
+    for n in numbers:
+        x = trainer.batch_at(n)[0]
+        assert repeats_across_examples(x) and repeats_within_context(x)
+    # Minibatches of 2 seldom repeat a word both ways: the best ones of the lookahead are taken.
+    small = Trainer(demo_corpus, Config(batch_size=2))
+    score = [repeats_across_examples(small.batch_at(n)[0]) + repeats_within_context(small.batch_at(n)[0])
+             for n in range(50)]
+    picked = batches_with_repeats(small, 2, lookahead=50)
+    assert sorted((score[n] for n in picked), reverse=True) == sorted(score, reverse=True)[:2]
