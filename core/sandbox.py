@@ -387,6 +387,9 @@ def _child(read_fd: int, write_fd: int, memory_mb: int) -> None:
             except (SyntaxError, ValueError) as err:  # ValueError: a NUL byte
                 send.send(CallResult("syntax", error=_error_info(err, path)))
                 continue
+            folder = os.path.dirname(os.path.abspath(path))
+            if os.path.isfile(path) and folder not in sys.path:
+                sys.path.append(folder)  # the file may import its neighbours (last: it never hides NumPy or core)
             namespace = {"__name__": "__learner__", "__file__": path, "__builtins__": __builtins__}
             try:
                 with contextlib.redirect_stdout(out):

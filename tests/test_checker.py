@@ -349,6 +349,17 @@ def test_check_a_folder_or_binary_file_exits_2(tmp_path):
     assert status == 2 and "not UTF-8" in err
 
 
+def test_a_file_may_import_its_neighbours(tmp_path):
+    (tmp_path / "helpers.py").write_text("import numpy as np\n\ndef scatter(V, d, x, de):\n"
+                                         "    out = np.zeros((V, d))\n    np.add.at(out, x.reshape(-1), de.reshape(-1, d))\n"
+                                         "    return out\n")
+    path = tmp_path / "mine.py"
+    path.write_text("from helpers import scatter\n\ndef embedding_gradient(x, de, V, d):\n"
+                    "    return scatter(V, d, x, de)\n")
+    status, lines, _ = run_check(path, *CLI_FAST)
+    assert status == 0 and lines == ["embedding_gradient: exact"]
+
+
 def test_check_a_deeper_network_by_the_layers_naming_rule(tmp_path):
     path = tmp_path / "deep.py"
     path.write_text(textwrap.dedent("""\
