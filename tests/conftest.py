@@ -49,6 +49,22 @@ def demo_corpus():
 
 
 @pytest.fixture
+def laptop_window(qtbot, demo_corpus):
+    """The window on the built-in corpus at 1366×768, shown; it discards unsaved training without asking."""
+    from explorer import dialogs
+    from explorer.app import create_window
+
+    w = create_window(corpus=demo_corpus)
+    w.ask_unsaved = lambda parent, doing: dialogs.DISCARD
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+@pytest.fixture
 def session(demo_corpus, qtbot):
     """A session on the built-in corpus with the default network (stopped at the end)."""
     from explorer.session import Session

@@ -14,22 +14,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.model import FourGramModel
-from explorer import dialogs
-from explorer.app import create_window
 
 LAYERS = [(12, "sigmoid"), (9, "tanh"), (7, "relu")]
 
 
 @pytest.fixture
-def window(qtbot, demo_corpus):
-    w = create_window(corpus=demo_corpus)
-    w.ask_unsaved = lambda parent, doing: dialogs.DISCARD
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+def window(laptop_window):
+    return laptop_window
 
 
 def build_three_layers(window, qtbot) -> None:

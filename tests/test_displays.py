@@ -17,15 +17,8 @@ from explorer.panels import embedding_grad_view as egv
 
 
 @pytest.fixture
-def window(qtbot, demo_corpus):
-    w = create_window(corpus=demo_corpus)
-    w.ask_unsaved = lambda parent, doing: dialogs.DISCARD
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+def window(laptop_window):
+    return laptop_window
 
 
 def plain(text: str) -> str:

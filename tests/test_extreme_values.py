@@ -20,8 +20,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QLabel
 
-from explorer import dialogs, guard
-from explorer.app import create_window
+from explorer import guard
 from explorer.main_window import PANELS
 from explorer.panels.embedding_map_view import WordLabels
 from explorer.panels.predictions_view import BarChart
@@ -38,15 +37,8 @@ def caught(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, demo_corpus, caught):
-    w = create_window(corpus=demo_corpus)
-    w.ask_unsaved = lambda parent, doing: dialogs.DISCARD
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+def window(caught, laptop_window):  # caught first: it watches the window from its creation
+    return laptop_window
 
 
 def extreme(a: np.ndarray, how: str) -> np.ndarray:

@@ -17,8 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 
-from explorer import dialogs, guard
-from explorer.app import create_window
+from explorer import guard
 from explorer.panels.embedding_map_view import WordLabels
 
 
@@ -51,16 +50,9 @@ def caught(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, demo_corpus, caught):
-    w = create_window(corpus=demo_corpus)
-    w.ask_unsaved = lambda parent, doing: dialogs.DISCARD
-    w.ask_vocab_size = lambda parent, path, offered: offered
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+def window(caught, laptop_window):  # caught first: it watches the window from its creation
+    laptop_window.ask_vocab_size = lambda parent, path, offered: offered
+    return laptop_window
 
 
 def open_text(window, qtbot, path):
