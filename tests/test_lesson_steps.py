@@ -224,3 +224,15 @@ def test_every_step_widget_fits_a_laptop_screen_without_sideways_scrolling(qtbot
             assert label.height() >= need - 1, (cls.__name__, label.text()[:40])
             if not label.wordWrap():
                 assert label.width() >= label.minimumSizeHint().width() - 1, (cls.__name__, label.text()[:40])
+
+
+def test_the_sketch_takes_two_rows_when_the_width_allows_and_three_when_not(qtbot, batch, session):
+    wide = shown(qtbot, SketchStep, batch, session, (1240, 600))
+    narrow = shown(qtbot, SketchStep, batch, session, (880, 600))
+    assert wide.width() >= wide.wide_width() > 880
+    assert wide.is_wide() and not narrow.is_wide()
+    assert wide.sizeHint().height() < narrow.sizeHint().height()
+    assert narrow.minimumSizeHint().width() <= 880 and narrow.width() == 880
+    assert wide.grad_table.texts() == narrow.grad_table.texts()
+    narrow.resize(1240, 600)
+    qtbot.waitUntil(narrow.is_wide)

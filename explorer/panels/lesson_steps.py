@@ -165,7 +165,7 @@ class SketchStep(QWidget):
         self.column_buttons = []
         pick = QHBoxLayout()
         pick.setSpacing(2)
-        pick.addWidget(QLabel("<b>each row's sum</b>, column"))
+        pick.addWidget(QLabel("<b>dW row by row</b>: each sum written out, column"))
         self._column_group = QButtonGroup(self)
         for i in range(s.D):
             b = QToolButton()
@@ -201,22 +201,66 @@ class SketchStep(QWidget):
         equations.setMinimumWidth(self.fontMetrics().horizontalAdvance("dW[0, 0] = δ₀₀₀ + δ₁₂₀ = (−0.3) + (−0.3) = −0.6")
                                   + 24)
         eq_box.setContentsMargins(0, 0, 0, 0)
-        # Three rows, each well under the ~900 pixels the lesson view leaves beside a step's text on a laptop:
-        # the forward pass; δ and the gradient it makes; each row's sum and the overwrite beside it.
-        forward = _row(self.w_table, self.index_table, self.gather_table)
-        backward = _row(self.delta_table, self.grad_table)
-        sums = _row(equations, self.naive_table)
+        self.equations_box = equations
+        self._rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(8)
-        layout.addLayout(forward)
+        layout.addLayout(self._rows[0])
         layout.addWidget(_rule())
-        layout.addLayout(backward)
-        layout.addLayout(sums)
+        layout.addLayout(self._rows[1])
+        layout.addLayout(self._rows[2])
         layout.addWidget(self.legend)
         layout.addStretch(1)
+        # The widget's minimum size is the three rows' (``minimumSizeHint``), also as a window of its own.
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
+        self._wide: bool | None = None
+        self._arrange(False)
         self.setObjectName("sketch_step")
         self._refresh()
+        self._narrow_minimum = layout.minimumSize()
+
+    # ---- arrangement -----------------------------------------------------------------------------------------------
+    def _arranged(self, wide: bool) -> list[list[QWidget]]:
+        """Wide: the forward pass with each row's sum at its right, then δ, dW and the overwrite beside it (two rows).
+        Narrow (under about 1150 pixels): three rows, the forward pass; δ and dW; each row's sum and the overwrite."""
+        if wide:
+            return [[self.w_table, self.index_table, self.gather_table, self.equations_box],
+                    [self.delta_table, self.grad_table, self.naive_table], []]
+        return [[self.w_table, self.index_table, self.gather_table], [self.delta_table, self.grad_table],
+                [self.equations_box, self.naive_table]]
+
+    def _arrange(self, wide: bool) -> None:
+        if wide == self._wide:
+            return
+        self._wide = wide
+        for row in self._rows:
+            while row.count():
+                row.takeAt(0)
+        for row, widgets in zip(self._rows, self._arranged(wide)):
+            row.setSpacing(16)
+            for w in widgets:
+                row.addWidget(w, 0, Qt.AlignmentFlag.AlignTop)
+            row.addStretch(1)
+
+    def wide_width(self) -> int:
+        """The width the two-row arrangement needs."""
+        m = self.layout().contentsMargins()
+        rows = [sum(w.minimumSizeHint().width() for w in ws) + 16 * (len(ws) - 1) for ws in self._arranged(True)]
+        return max(rows) + m.left() + m.right()
+
+    def is_wide(self) -> bool:
+        return bool(self._wide)
+
+    @qt_override
+    def minimumSizeHint(self):
+        """The three-row arrangement's: given less than the two rows need, the step takes three."""
+        return self._narrow_minimum
+
+    @qt_override
+    def resizeEvent(self, event) -> None:
+        self._arrange(event.size().width() >= self.wide_width())
+        super().resizeEvent(event)
 
     def _index_button(self, n: int, k: int) -> QToolButton:
         b = QToolButton()
@@ -332,15 +376,6 @@ class SketchStep(QWidget):
     def shown_wrong_rows(self) -> list[int]:
         """The rows the overwrite table marks as wrong."""
         return [v for v in range(self.sketch.V) if self.naive_table.cells[v][self.sketch.D].text().startswith("≠")]
-
-
-def _row(*widgets) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.setSpacing(16)
-    for w in widgets:
-        row.addWidget(w, 0, Qt.AlignmentFlag.AlignTop)
-    row.addStretch(1)
-    return row
 
 
 def _rule() -> QFrame:
