@@ -326,7 +326,8 @@ def test_pointing_at_a_result_marks_its_operands_and_writes_its_arithmetic(make_
 
 
 def lesson_problems(window, where: str) -> list[str]:
-    """A horizontal scroll bar, a table or step widget cut at the right, a clipped label, labels drawn over others."""
+    """A horizontal scroll bar, a table or step widget cut at the right, a clipped label, labels drawn over others,
+    tables that do not fit the screen's height."""
     from test_layout import clipped_labels, overlapping_labels
 
     view = window.lesson_view
@@ -341,6 +342,8 @@ def lesson_problems(window, where: str) -> list[str]:
         edge = w.mapTo(right, w.rect().topRight()).x()
         if edge > right.width():
             found.append(f"{w.objectName() or type(w).__name__} ends at {edge} px, the area at {right.width()}")
+    if view.step.widget == "tables" and view.tables_scroll.verticalScrollBar().isVisible():
+        found.append("the tables scroll up and down: the step does not fit the screen")  # (a step widget may)
     for b in view.answer_buttons:
         if b.label.heightForWidth(b.label.width()) > b.label.height() + 1:
             found.append(f"answer {b.choice_text()!r} is cut ({b.label.height()} px tall)")

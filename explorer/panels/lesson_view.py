@@ -136,7 +136,7 @@ class NumberTable(QTableWidget):
         widest = max(widest, self._needed_width() + CELL_PADDING)  # room for a number marked in bold
         for c in range(self.columnCount()):
             self.setColumnWidth(c, widest + 2)  # one width for every column: the numbers line up
-        row_h = self.fontMetrics().height() + 6
+        row_h = self.fontMetrics().height() + 4  # (two 12-row tables one above the other fit 720 pixels)
         for r in range(self.rowCount()):
             self.setRowHeight(r, row_h)
         if not any(part.row_labels):
@@ -630,6 +630,7 @@ class LessonView(QWidget):
         self.body.setStretch(0, 2)
         self.left_scroll.setMinimumSize(280, 0)
         self.left_scroll.setMaximumSize(420, WIDE)
+        self.left_scroll.widget().layout().setSpacing(8)
 
     def _above(self) -> None:
         """The words across the top, the step's widget under them with the whole width."""
@@ -637,6 +638,7 @@ class LessonView(QWidget):
         self.body.setStretch(0, 0)
         self.left_scroll.setMinimumSize(0, 0)
         self.left_scroll.setMaximumWidth(WIDE)
+        self.left_scroll.widget().layout().setSpacing(3)  # the widget needs the height
         self._fit_words()
 
     def _fit_words(self) -> None:
