@@ -107,20 +107,12 @@ def _results(formula: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _right_side(formula: str, results) -> list[str]:
-    """The identifiers of a formula other than its results, in order of appearance."""
-    names = []
-    for piece in re.split(r"[=←]", formula)[1:] if "=" in formula or "←" in formula else [formula]:
-        names += _IDENT.findall(piece)
-    return [n for n in dict.fromkeys(names) if n not in results]
-
-
 @dataclass(frozen=True)
 class StageFunction:
     """One function a learner's file may define: a stage of the network's minibatch.
 
-    ``params``: the suggested parameters (what its formula reads, and the sizes
-    of its result); ``available``: every name the checker can pass it;
+    ``params``: the suggested parameters (what the stage declares it reads,
+    ``StageSpec.inputs``); ``available``: every name the checker can pass it;
     ``results``: what it returns, in order; ``signature``: ``def name(...):``;
     ``docstring``: the inputs and results with their shapes and meanings;
     ``template``: signature, docstring and a body to replace (the editor's pre-fill).
@@ -181,17 +173,8 @@ def stage_functions(model: FourGramModel | None = None, batch_size: int | None =
                      "Returns Δθ: the change added to theta, which is also the new velocity v."]
         else:
             results = _results(spec.formula)
-            declared = getattr(spec, "inputs", ())  # what the stage declares it reads (arrays and size symbols)
-            if declared:
-                wanted = [n for n in (size_parameter(i) or i for i in declared) if n in known]
-            else:  # what its formula names, and the sizes of its result that no input has
-                wanted = [r for r in _right_side(spec.formula, results) if r in known]
-                have = {dim for w in wanted if w in model.specs for dim in model.specs[w].dims}
-                for r in results:
-                    for symbol in (model.specs[r].dims if r in model.specs else ()):
-                        s = size_parameter(symbol)
-                        if s in sizes and s not in wanted and s != "N" and symbol not in have:
-                            wanted.append(s)
+            # What the stage declares it reads (arrays, parameters, size symbols), as parameter names.
+            wanted = [n for n in (size_parameter(i) or i for i in spec.inputs) if n in known]
             params, available = tuple(wanted), tuple(known)
             lines = [f"{spec.title}: {spec.formula}", "", "Inputs:", *("  " + _describe(p, model, sizes, n)
                                                                           for p in params),

@@ -43,6 +43,9 @@ def test_stage_functions_follow_the_stage_registry_with_signatures_from_the_form
     assert by["output_weights"].results == ("dW_o", "db_o")
     assert by["through_activation"].params == ("dh", "h")
     assert by["back_to_hidden"].params == ("dz_o", "W_o")
+    assert by["output_error"].params == ("p", "t", "N")  # as the stage declares it, not only what its formula names
+    for f in fns:
+        assert set(f.params) <= set(f.available), f.name
     assert by["loss"].results == ("L",)
     # Only what exists before a stage can be passed to it.
     assert "de" not in by["output_weights"].available and "dz_o" in by["output_weights"].available
