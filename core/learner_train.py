@@ -11,12 +11,15 @@ its curve is NaN from there and ``stopped`` says why.
 
 Nothing here touches the network being trained in the window: the caller
 passes a copy of its state (``model.state()``) and the minibatches.
+``sandboxed_stage`` gives the learner's function as such a ``fn``, run in a
+separate process (core/sandbox.py) with a time and a memory limit per call.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,7 +29,7 @@ from .errors import ExplorerError
 from .model import Config, FourGramModel
 from .stages import run_minibatch
 
-__all__ = ["Curves", "LearnerCodeError", "train_beside", "DEFAULT_BATCHES"]
+__all__ = ["Curves", "LearnerCodeError", "train_beside", "sandboxed_stage", "DEFAULT_BATCHES"]
 
 DEFAULT_BATCHES = 100
 
@@ -112,3 +115,58 @@ def train_beside(
             on_progress(k + 1, n)
     steps = np.arange(first_step + 1, first_step + n + 1)
     return Curves(stage, steps, correct, mine, stopped, cancelled)
+
+
+@contextmanager
+def sandboxed_stage(source: str, path: str, stage: str, *, timeout: float, memory_mb: int):
+    """The learner's function ``stage`` of ``source`` as ``fn(values)`` for ``train_beside``, run in a sandbox.
+
+    ``fn`` passes the function the names its parameters ask for (from the
+    values ``run_minibatch`` offers) and returns what it returned; it raises
+    LearnerCodeError (one line) when the function raises, times out, crashes,
+    returns something that is not an array or asks for a name there is no
+    value for. Entering raises LearnerCodeError when the file cannot be
+    loaded or has no such function.
+    """
+    from .sandbox import Sandbox
+
+    with Sandbox(source, path, timeout=timeout, memory_mb=memory_mb) as box:
+        loaded = box.load()
+        if loaded.kind != "loaded":
+            raise LearnerCodeError(f"the code cannot be run: {_failure(loaded, timeout)}")
+        info = loaded.functions.get(stage)
+        if info is None:
+            raise LearnerCodeError(f"the code has no function {stage}")
+
+        def fn(values: dict):
+            kwargs = {}
+            for name in info["params"]:
+                if name in values:
+                    kwargs[name] = values[name]
+                elif name in info["required"]:
+                    raise LearnerCodeError(f"{stage} asks for '{name}', which it cannot have at this stage")
+            if info["var_keyword"]:
+                kwargs.update({k: v for k, v in values.items() if k not in kwargs})
+            res = box.call(stage, kwargs)
+            if res.kind != "returned":
+                raise LearnerCodeError(_failure(res, timeout))
+            value = res.value
+            for v in value if isinstance(value, tuple) else (value,):
+                if not isinstance(v, np.ndarray):
+                    what = "None" if v is None else getattr(v, "type_name", type(v).__name__)
+                    raise LearnerCodeError(f"{stage} returned {what}, not an array of numbers")
+            return value
+
+        yield fn
+
+
+def _failure(res, timeout: float) -> str:
+    """A failed call in one line: 'raised ZeroDivisionError: ... (line 7)', 'timed out: ...', 'crashed: ...'."""
+    err = res.error or {}
+    if res.kind == "timed out":
+        return f"timed out: no answer within {timeout:g} s (an endless loop?)"
+    if res.kind == "crashed":
+        return f"crashed: {err.get('message', 'the process ended')}"
+    line = f" (line {err['line']})" if err.get("line") else ""
+    message = f": {err['message']}" if err.get("message") else ""
+    return f"raised {err.get('type') or 'an exception'}{message}{line}".replace("\n", " ")

@@ -36,6 +36,15 @@ def save(widget, name: str) -> None:
     print(f"wrote {path.relative_to(HERE.parent)} ({widget.width()}×{widget.height()})")
 
 
+def save_floating(app, dock, name: str, size: tuple[int, int]) -> None:
+    """A dock floated at ``size``, as a user would to give its panel room, saved, and docked again."""
+    dock.setFloating(True)
+    dock.resize(*size)
+    settle(app)
+    save(dock, name)
+    dock.setFloating(False)
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "hinton"))
@@ -105,12 +114,8 @@ def main() -> int:
     save(window, "window_embedding_gradient.png")
     scroll.verticalScrollBar().setValue(0)
     window.embedding_grad_view.set_naive_visible(True)
-    dock = window.docks["embedding_grad_view"]
-    dock.setFloating(True)  # as a user would, to give the side-by-side view room
-    dock.resize(min(1150, width - 40), min(800, height - 40))
-    settle(app)
-    save(dock, "overwrite_bug.png")
-    dock.setFloating(False)
+    save_floating(app, window.docks["embedding_grad_view"], "overwrite_bug.png",
+                  (min(1150, width - 40), min(800, height - 40)))
 
     # 4. After a run: an epoch of the classic network, the loss curves, the map; then the gradient check.
     s.rebuild(Config())
@@ -123,12 +128,8 @@ def main() -> int:
     settle(app)
     save(window, "window_after_run.png")
     save(window.docks["loss_view"], "loss_view.png")
-    dock = window.docks["embedding_map_view"]
-    dock.setFloating(True)  # as a user would, to read the map at a larger size
-    dock.resize(min(900, width - 40), min(560, height - 40))
-    settle(app)
-    save(dock, "embedding_map.png")
-    dock.setFloating(False)
+    save_floating(app, window.docks["embedding_map_view"], "embedding_map.png",
+                  (min(900, width - 40), min(560, height - 40)))
 
     window.docks["gradcheck_view"].raise_()  # (on a laptop it shares the map's place, in a tab)
     window.gradcheck_view.check("W_o", (12, 3))
@@ -143,8 +144,27 @@ def main() -> int:
     settle(app)
     save(window.gradcheck_view, "gradient_check.png")  # the whole panel, not just what its dock shows
 
+    # 5. Write it yourself: the overwrite bug from the gallery, run: wrong, with its difference map.
+    # (The code a run keeps goes to a folder of its own, never into the user's solutions.)
+    import tempfile
+
+    os.environ["BACKPROP_EXPLORER_DATA"] = tempfile.mkdtemp(prefix="backprop-screenshots-")
+    s.rebuild(Config())
+    window.docks["write_view"].raise_()
+    view = window.write_view
+    view.load_bug(next(k for k, bug in enumerate(view.gallery) if bug.stage == "embedding_gradient"))
+    loop = QEventLoop()
+    view.verdict_shown.connect(lambda _v: loop.quit())
+    view.run()
+    loop.exec()
+    save_floating(app, window.docks["write_view"], "write_it_yourself.png",
+                  (min(1300, width - 40), min(720, height - 40)))
+
     window.shutdown()
     window.close()
+    import shutil
+
+    shutil.rmtree(os.environ["BACKPROP_EXPLORER_DATA"], ignore_errors=True)
     return 0
 
 

@@ -3,8 +3,9 @@
 The window only assembles. Every panel is a ``Panel(session, parent=None)`` in a
 QDockWidget (listed in the View menu); the panels talk to the session, never to
 each other -- the few exceptions are wired here: clicking a box of the network
-view shows that layer's tensors in the matrix view, and clicking an entry of a
-gradient runs the gradient check on it.
+view shows that layer's tensors in the matrix view, clicking an entry of a
+gradient runs the gradient check on it, and the first entry of the gallery of
+bugs (Write it yourself) shows the embedding gradient panel's naive update.
 
 Two modes share the window (``set_mode``): Lesson mode, where the lesson
 (``panels/lesson_view.py``) fills it and the docks are hidden, and Explorer mode,
@@ -479,6 +480,8 @@ class MainWindow(QMainWindow):
         if attr == "embedding_grad_view":
             widget.entry_clicked.connect(self._check_gradient_entry)
             widget.confirm = self.maybe_discard
+        if attr == "write_view":
+            widget.naive_requested.connect(self._show_naive_update)
 
     def panel(self, attr: str) -> QWidget:
         """The panel ``attr``; one of ``DEFERRED_PANELS`` is built now if it was not yet."""
@@ -513,6 +516,11 @@ class MainWindow(QMainWindow):
         if exports:
             menu.addSeparator()
         menu.addAction(self.action_save_picture)
+
+    def _show_naive_update(self) -> None:
+        """The gallery's first entry (Write it yourself): the embedding gradient panel's naive update."""
+        self.docks["embedding_grad_view"].raise_()
+        self.embedding_grad_view.set_naive_visible(True)
 
     def _check_gradient_entry(self, name: str, index) -> None:
         """A click on a matrix entry: check that gradient entry against finite differences."""

@@ -141,3 +141,44 @@ def test_cancel_and_progress():
     curves = train_beside(VOCAB, CONFIG, _state(), _batches(10), "embedding_gradient", ("dW_emb",),
                           correct_embedding_gradient, cancel=cancel, on_progress=progress)
     assert curves.cancelled and seen == [(1, 10), (2, 10)] and curves.trained == 2
+
+
+# ---- the learner's function in a separate process ------------------------------------------------------
+
+SANDBOXED = """import numpy as np
+
+def embedding_gradient(x, de, V, d):
+    dW = np.zeros((V, d))
+    np.add.at(dW, x.reshape(-1), de.reshape(-1, d))
+    return dW
+
+def through_activation(dh, h):
+    return 1 / 0
+
+def back_to_hidden(dz_o, W_o):
+    while True:
+        pass
+
+def output_error(p, t, N):
+    return "not an array"
+"""
+
+
+def test_a_sandboxed_function_trains_like_the_network_and_failures_stop_it_with_the_reason():
+    from core.learner_train import sandboxed_stage
+
+    with sandboxed_stage(SANDBOXED, "mine.py", "embedding_gradient", timeout=5, memory_mb=512) as fn:
+        curves = train_beside(VOCAB, CONFIG, _state(), _batches(5), "embedding_gradient", ("dW_emb",), fn)
+    assert curves.trained == 5 and curves.max_gap() < 1e-12
+    for stage, results, message in (("through_activation", ("dz_h",), "raised ZeroDivisionError: division by zero (line 9)"),
+                                    ("back_to_hidden", ("dh",), "timed out"),
+                                    ("output_error", ("dz_o",), "returned str, not an array")):
+        with sandboxed_stage(SANDBOXED, "mine.py", stage, timeout=0.5, memory_mb=512) as fn:
+            curves = train_beside(VOCAB, CONFIG, _state(), _batches(3), stage, results, fn)
+        assert curves.trained == 0 and message in curves.stopped, (stage, curves.stopped)
+    with pytest.raises(LearnerCodeError, match="no function hidden"):
+        with sandboxed_stage(SANDBOXED, "mine.py", "hidden", timeout=5, memory_mb=512):
+            pass
+    with pytest.raises(LearnerCodeError, match="cannot be run"):
+        with sandboxed_stage("def hidden(:\n", "mine.py", "hidden", timeout=5, memory_mb=512):
+            pass

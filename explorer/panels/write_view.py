@@ -1,10 +1,10 @@
 """Write it yourself: the learner's own NumPy code for a stage of the minibatch.
 
 Pick a stage and its editor holds a Python function named after it, its
-parameters the arrays and sizes the stage reads, pre-filled from the model's
-registries with the signature and a docstring of the inputs' shapes
-(``core.solutions.template``), highlighted by Pygments
-(``explorer.widgets.code_editor``).
+parameters the arrays and sizes the stage reads, pre-filled with the
+signature and a docstring of the inputs' shapes that the checker's registry
+gives for this network (``core.checker.stage_functions``), highlighted by
+Pygments (``explorer.widgets.code_editor``).
 
 The code of each stage is kept between runs, one file per stage in the
 user's data folder (``core.solutions``: ``$BACKPROP_EXPLORER_DATA/solutions``,
@@ -15,6 +15,23 @@ so a new network's template (other sizes) shows instead. *Open…* reads any
 function it defines puts the file into that stage's editor; *Save as…*
 writes the editor's code to a file of the user's choosing.
 
+*Run* checks the function through ``core.checker.check_source`` in a
+separate process (core/sandbox.py) on a worker thread: the window keeps
+answering while it runs, an endless loop ends as "timed out" after
+``timeout`` seconds. The verdict is shown in words and as a map of the
+difference to the true array, the differing entries in full colour and the
+others faded; *Show the answer* shows the true array and the reference
+function instead. *Train with my code* trains two copies of the network
+(``core.learner_train``) for N minibatches from the window's current
+weights, one with the learner's function in its stage, and draws both loss
+curves.
+
+*Break it on purpose* loads a classic bug of the gallery (assets/bugs,
+``core.checker.gallery``) into the editor of the stage it breaks; its
+first entry, the overwrite shown beside the correct sum, is the embedding
+gradient panel's *Show the naive update* (``naive_requested``: the window
+shows it there).
+
 The questions it asks go through replaceable callables (tests answer them):
 ``ask_open_path(parent, title, filters) -> str`` and
 ``ask_save_path(parent, title, suggested, filters) -> str`` ('' cancels).
@@ -23,7 +40,10 @@ The questions it asks go through replaceable callables (tests answer them):
 from __future__ import annotations
 
 import html
+import threading
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,21 +51,55 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core import solutions
+from core import checker, learner_train, solutions
 from core.errors import InputError
+from core.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
 
 from .. import file_dialogs
+from ..dialogs import BackgroundTask
 from ..widgets.code_editor import CodeEditor
+from ..widgets.heatmap import Heatmap
 
-__all__ = ["WriteView", "SAVE_DELAY_MS"]
+__all__ = ["WriteView", "SAVE_DELAY_MS", "VERDICT_COLOURS"]
 
 SAVE_DELAY_MS = 800  # after the last keystroke, the stage's code is written to its file
 CODE_FILTERS = "Python files (*.py);;All files (*)"
+FADED_RGBA = (236, 236, 236, 200)  # over the entries of the difference map that agree
+VERDICT_COLOURS = {"exact": "#1b7a2e", "close": "#1b7a2e", "wrong": "#b00020", "shape": "#b35c00",
+                   "raised": "#8a1538", "timed out": "#8a1538", "crashed": "#8a1538", "error": "#8a1538"}
+CORRECT_PEN = (31, 111, 180)  # the network's own code: blue, as the loss panel's curves
+MINE_PEN = (214, 64, 30)  # the learner's: orange-red
+
+
+class _DiffMarks:
+    """Fades the entries of a heatmap that are not marked: the differing entries stand out in full colour."""
+
+    def __init__(self, heatmap: Heatmap):
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item.setZValue(4)  # over the image, under the NaN mask and the markers
+        heatmap.plot_item.addItem(self.item)
+        self.item.hide()
+        self.mask: np.ndarray | None = None
+
+    def set_mask(self, mask) -> None:
+        """``mask`` (the array's shape; True: marked), or None for no marks."""
+        if mask is None:
+            self.mask = None
+            self.item.hide()
+            return
+        self.mask = np.asarray(mask, dtype=bool)
+        grid = self.mask.reshape(1, -1) if self.mask.ndim < 2 else self.mask
+        rgba = np.zeros(grid.shape + (4,), dtype=np.uint8)
+        rgba[~grid] = FADED_RGBA
+        self.item.setImage(rgba, autoLevels=False)
+        self.item.show()
 
 
 class WriteView(QWidget):
@@ -57,6 +111,12 @@ class WriteView(QWidget):
     """
 
     stage_shown = Signal(str)
+    # A run ended: its core.checker.Verdict (or None when the code could not be checked at all).
+    verdict_shown = Signal(object)
+    # "Train with my code" ended: its core.learner_train.Curves (or None when it could not start).
+    curves_shown = Signal(object)
+    # The gallery's first entry: show the naive update in the embedding gradient panel.
+    naive_requested = Signal()
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -66,6 +126,13 @@ class WriteView(QWidget):
         self._codes: dict[str, str] = {}  # stage → its code as edited in this run (kept or not yet)
         self._stage: str | None = None
         self._loading = False  # set_code in progress: not the learner's edit
+        self.timeout = DEFAULT_TIMEOUT  # seconds a call of the learner's function may take
+        self.memory_mb = DEFAULT_MEMORY_MB
+        self.verdict: checker.Verdict | None = None  # the last run's
+        self.curves: learner_train.Curves | None = None  # the last training's
+        self._task: BackgroundTask | None = None
+        self._cancel: threading.Event | None = None
+        self._functions: dict = {}  # stage name → core.checker.StageFunction, for the network in use
 
         self.stage_combo = QComboBox()
         self.stage_combo.setObjectName("write_stage")
@@ -83,10 +150,25 @@ class WriteView(QWidget):
         self.save_button.setToolTip("Write this stage's code to a .py file")
         self.save_button.clicked.connect(self.save_file)
 
+        self.gallery_combo = QComboBox()
+        self.gallery_combo.setObjectName("write_gallery")
+        self.gallery_combo.setToolTip("Load a classic bug into the editor of the stage it breaks, then Run it "
+                                      "or train with it")
+        self.gallery_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.gallery_combo.setMinimumContentsLength(14)
+        self.gallery = checker.gallery()
+        self.gallery_combo.addItem("Break it on purpose…", None)
+        self.gallery_combo.addItem("0. The overwrite, beside the sum: Show the naive update", "naive")
+        for i, bug in enumerate(self.gallery, 1):
+            self.gallery_combo.addItem(f"{i}. {bug.title} ({bug.stage})", i - 1)
+            self.gallery_combo.setItemData(i + 1, f"Breaks {bug.stage}: {bug.cause}", Qt.ItemDataRole.ToolTipRole)
+        self.gallery_combo.activated.connect(self._on_gallery_picked)
+
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(QLabel("Stage"))
-        top.addWidget(self.stage_combo, 1)
+        top.addWidget(self.stage_combo, 3)
+        top.addWidget(self.gallery_combo, 2)
         top.addWidget(self.template_button)
         top.addWidget(self.open_button)
         top.addWidget(self.save_button)
@@ -105,19 +187,19 @@ class WriteView(QWidget):
         ll.addWidget(self.formula)
         ll.addWidget(self.editor, 1)
 
-        self.results = QWidget()  # what a run shows (filled in by the run's widgets)
-        self.results_layout = QVBoxLayout(self.results)
-        self.results_layout.setContentsMargins(0, 0, 0, 0)
+        self._build_results()
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.results)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1000, 1000])  # half each, whatever the panel's width
 
         self.status = QLabel()
         self.status.setObjectName("write_status")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -135,6 +217,100 @@ class WriteView(QWidget):
         session.network_changed.connect(self._on_network_changed)
         self._on_network_changed()
 
+    def _build_results(self) -> None:
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("write_run")
+        self.run_button.setToolTip("Check your function against the network's on real minibatches (Ctrl+Return)")
+        self.run_button.setShortcut("Ctrl+Return")
+        self.run_button.clicked.connect(self.run)
+        self.answer_button = QPushButton("Show the answer")
+        self.answer_button.setObjectName("write_answer")
+        self.answer_button.setCheckable(True)
+        self.answer_button.setEnabled(False)
+        self.answer_button.setToolTip("Show the true array and the reference function instead of the difference")
+        self.answer_button.toggled.connect(self._show_map)
+        self.train_button = QPushButton("Train with my code")
+        self.train_button.setObjectName("write_train")
+        self.train_button.setToolTip("Train a copy of the network with your function in this stage, beside a copy "
+                                     "with the network's own, from the current weights")
+        self.train_button.clicked.connect(self.train)
+        self.batches_spin = QSpinBox()
+        self.batches_spin.setRange(1, 5000)
+        self.batches_spin.setValue(learner_train.DEFAULT_BATCHES)
+        self.batches_spin.setSuffix(" minibatches")
+        self.batches_spin.setToolTip("How many minibatches the two copies train")
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.answer_button)
+        buttons.addWidget(self.train_button)
+        buttons.addStretch(1)
+
+        self.verdict_label = QLabel("Write the function, then Run.")
+        self.verdict_label.setObjectName("write_verdict")
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.heatmap = Heatmap()
+        self.heatmap.setMinimumSize(220, 200)
+        # The wheel zooms and a drag pans; the row and column pickers would make the panel too wide for the editor.
+        self.heatmap.rows_control.hide()
+        self.heatmap.cols_control.hide()
+        self.marks = _DiffMarks(self.heatmap)
+        self.map_title = QLabel()
+        self.map_title.setWordWrap(True)
+        self.map_title.setTextFormat(Qt.TextFormat.RichText)
+        self.map_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.answer_code = CodeEditor()  # the reference function, shown with the true array
+        self.answer_code.setObjectName("write_answer_code")
+        self.answer_code.setReadOnly(True)
+        self.answer_code.setMaximumHeight(self.answer_code.fontMetrics().lineSpacing() * 9)
+        self.answer_code.hide()
+        diff_page = QWidget()
+        dl = QVBoxLayout(diff_page)
+        dl.setContentsMargins(2, 2, 2, 2)
+        dl.addWidget(self.map_title)
+        dl.addWidget(self.heatmap, 1)
+        dl.addWidget(self.answer_code)
+
+        self.loss_plot = pg.PlotWidget(background="w")
+        self.loss_plot.setObjectName("write_loss_plot")
+        self.loss_plot.setMinimumSize(220, 180)
+        p = self.loss_plot.getPlotItem()
+        p.setLabel("bottom", "minibatch")
+        p.setLabel("left", "cross-entropy (nats)")
+        p.showGrid(x=True, y=True, alpha=0.15)
+        p.hideButtons()
+        self.legend = p.addLegend(offset=(-10, 10), labelTextColor=(30, 30, 30))
+        self.correct_curve = p.plot(pen=pg.mkPen(CORRECT_PEN, width=2), name="the network's code")
+        self.mine_curve = p.plot(pen=pg.mkPen(MINE_PEN, width=2), name="with your code")
+        self.train_label = QLabel("Train with my code draws your function's loss curve beside the correct one.")
+        self.train_label.setWordWrap(True)
+        self.train_label.setTextFormat(Qt.TextFormat.RichText)
+        self.train_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        train_page = QWidget()
+        tl = QVBoxLayout(train_page)
+        tl.setContentsMargins(2, 2, 2, 2)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.train_label, 1)
+        row.addWidget(self.batches_spin)
+        tl.addLayout(row)
+        tl.addWidget(self.loss_plot, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(diff_page, "Difference")
+        self.tabs.addTab(train_page, "Loss curves")
+
+        self.results = QWidget()
+        rl = QVBoxLayout(self.results)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addLayout(buttons)
+        rl.addWidget(self.verdict_label)
+        rl.addWidget(self.tabs, 1)
+
     # ---- what is shown ---------------------------------------------------------------------------------
     @property
     def stage(self) -> str | None:
@@ -148,8 +324,8 @@ class WriteView(QWidget):
         return self.editor.code()
 
     def template(self, stage: str | None = None) -> str:
-        """The stage's template for the network and batch size in use."""
-        return solutions.template(self.session.model, stage or self._stage, self.session.config.batch_size)
+        """The stage's template for the network and batch size in use (the checker's: the format `check` reads)."""
+        return "import numpy as np\n\n\n" + self._functions[stage or self._stage].template
 
     def set_stage(self, name: str) -> None:
         """Show stage ``name``'s code (KeyError for a stage the learner cannot write in this network)."""
@@ -171,11 +347,13 @@ class WriteView(QWidget):
     def _on_network_changed(self) -> None:
         self.keep()
         model = self.session.model
+        self._functions = {f.name: f for f in checker.stage_functions(model, self.session.config.batch_size)}
         current = self._stage
         self.stage_combo.blockSignals(True)
         self.stage_combo.clear()
-        for spec in solutions.writable_stages(model):
-            self.stage_combo.addItem(f"{spec.index + 1}. {spec.title} ({spec.name})", spec.name)
+        for spec in model.stage_specs:
+            if spec.name in self._functions:
+                self.stage_combo.addItem(f"{spec.index + 1}. {spec.title} ({spec.name})", spec.name)
         self.stage_combo.blockSignals(False)
         names = self.stage_names()
         # The first stage learners come for: the embedding gradient (the scatter-add), unless one was picked.
@@ -202,6 +380,12 @@ class WriteView(QWidget):
         self._loading = False
         self.editor.document().clearUndoRedoStacks()
         self.editor.document().setModified(False)
+        if self.verdict is not None and self.verdict.stage != name:  # the last verdict is another stage's
+            self.verdict = None
+            self.verdict_label.setText("Write the function, then Run.")
+            self.verdict_label.setToolTip("")
+            self.answer_button.setEnabled(False)
+            self._show_map()
         self.stage_shown.emit(name)
 
     def restore_template(self) -> None:
@@ -238,6 +422,27 @@ class WriteView(QWidget):
             del self._codes[name]
         return ok
 
+    # ---- the gallery ----------------------------------------------------------------------------------------
+    def _on_gallery_picked(self, index: int) -> None:
+        choice = self.gallery_combo.itemData(index)
+        self.gallery_combo.setCurrentIndex(0)
+        if choice == "naive":
+            self.naive_requested.emit()
+        elif choice is not None:
+            self.load_bug(int(choice))
+
+    def load_bug(self, k: int) -> str:
+        """Put bug ``k`` of the gallery (0-based) in the editor of the stage it breaks; returns that stage."""
+        bug = self.gallery[k]
+        if bug.stage not in self.stage_names():
+            self._say(f"{bug.title} breaks {bug.stage}, a stage this network does not have.", error=True)
+            return ""
+        self.set_stage(bug.stage)
+        self.set_code(bug.text)  # one undo step: Undo brings the learner's code back
+        self._say(f"Loaded the bug “{bug.title}” into {bug.stage}: Run it, or train with it. "
+                  f"(Undo brings your code back.)")
+        return bug.stage
+
     # ---- files ----------------------------------------------------------------------------------------------
     def open_file(self) -> None:
         path = self.ask_open_path(self, "Open stage functions", CODE_FILTERS)
@@ -247,8 +452,8 @@ class WriteView(QWidget):
     def open_path(self, path) -> list[str]:
         """Read ``path`` into the editor of every stage it defines; returns those stages ([] on failure)."""
         try:
-            text = solutions.read_code(path)
-            stages = solutions.defined_stages(text, self.session.model)
+            text = checker.read_source(path)
+            stages = solutions.defined_stages(text, self.stage_names())
         except InputError as err:
             self._say(f"Cannot open {path}: {err}", error=True)
             return []
@@ -283,6 +488,191 @@ class WriteView(QWidget):
         self._say(f"Saved {written}")
         return written
 
-    def shutdown(self) -> None:
-        """Keep what was typed (the window is closing)."""
+    # ---- running the learner's code --------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A run or a training is in progress."""
+        return self._task is not None
+
+    def _start(self, job, done, what: str) -> bool:
+        """Run ``job(cancel)`` on a worker thread; ``done(result)`` or ``done(None, one line)`` on this one."""
+        if self.busy:
+            self._say("Wait for the run in progress to end.")
+            return False
         self.keep()
+        cancel = self._cancel = threading.Event()
+        task = BackgroundTask(lambda: job(cancel), self)
+        task.succeeded.connect(done)
+        task.failed.connect(lambda text: done(None, text))
+        task.finished.connect(self._on_task_finished)
+        self._task = task
+        for b in (self.run_button, self.train_button):
+            b.setEnabled(False)
+        self._say(what)
+        task.start()
+        return True
+
+    def _on_task_finished(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.wait()
+            task.deleteLater()
+        for b in (self.run_button, self.train_button):
+            b.setEnabled(True)
+
+    def run(self) -> bool:
+        """Check the editor's function on a worker thread; ``verdict_shown`` follows. False if one is running."""
+        stage, source = self._stage, self.editor.code()
+        s = self.session
+        corpus, config, timeout, memory = s.corpus, s.config, self.timeout, self.memory_mb
+
+        def job(cancel):
+            return checker.check_source(source, f"{stage}.py", corpus, config=config, stage=stage,
+                                        timeout=timeout, memory_mb=memory, cancel=cancel)[0]
+
+        started = self._start(job, self._on_verdict, f"Checking {stage} in a separate process…")
+        if started:
+            self.verdict_label.setText(f"Running {html.escape(stage)}…")
+        return started
+
+    def _on_verdict(self, verdict, error: str = "") -> None:
+        self.verdict = verdict
+        if verdict is None:
+            self.verdict_label.setText(_badge("error", "cannot run") + " " + html.escape(error))
+            self.verdict_label.setToolTip(error)
+            self.answer_button.setEnabled(False)
+            self._say(error, error=True)
+        else:
+            other = f"({verdict.stage}) " if verdict.stage != self._stage else ""  # picked another stage since
+            self.verdict_label.setText(_badge(verdict.kind, verdict.kind) + " " + html.escape(other + verdict.text))
+            self.verdict_label.setToolTip(verdict.text)
+            self.answer_button.setEnabled(verdict.expected is not None)
+            self._say(f"{verdict.stage}: {verdict.kind}")
+            self.tabs.setCurrentIndex(0)
+        self._show_map()
+        self.verdict_shown.emit(verdict)
+
+    def _show_map(self, *_args) -> None:
+        """The difference to the true array (its entries that differ marked), or with the answer on, the true one."""
+        v = self.verdict
+        shown = v is not None and v.expected is not None
+        self.heatmap.setVisible(shown)
+        answer = solutions.reference_code(v.stage) if shown and self.answer_button.isChecked() else None
+        self.answer_code.setVisible(answer is not None)
+        if answer is not None:
+            self.answer_code.set_code(answer)
+        if not shown:
+            self.marks.set_mask(None)
+            self.map_title.setText("" if v is None else f"No array to compare: {html.escape(v.kind)}.")
+            return
+        spec = self.session.model.specs.get(v.result)
+        axes = spec.axes if spec is not None else ()
+        kw = dict(row_axis=axes[0] if axes else None, col_axis=axes[1] if len(axes) > 1 else None,
+                  labels={"word": self.session.vocab})
+        expected = np.asarray(v.expected, dtype=np.float64)
+        got = None if v.got is None else np.asarray(v.got)
+        comparable = got is not None and got.shape == expected.shape and got.dtype.kind in "biuf"
+        if self.answer_button.isChecked() or not comparable:
+            kind = spec.kind if spec is not None and spec.kind != "index" else "signed"
+            self.heatmap.set_data(expected, kind=kind, name=f"answer:{v.result}", **kw)
+            self.heatmap.rescale()
+            self.marks.set_mask(None)
+            why = "" if comparable or self.answer_button.isChecked() else " (yours cannot be compared with it)"
+            self.map_title.setText(f"<b>The true {html.escape(v.result)}</b> {_shape(expected.shape)}{why}")
+            return
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = got.astype(np.float64) - expected
+        mask = v.diff_mask if v.diff_mask is not None else diff != 0
+        self.heatmap.set_data(diff, kind="signed", name=f"diff:{v.result}", **kw)
+        self.heatmap.rescale()
+        self.marks.set_mask(mask)
+        count = int(np.count_nonzero(mask))
+        self.map_title.setText(
+            f"<b>yours − true {html.escape(v.result)}</b> {_shape(expected.shape)}: "
+            + (f"{count:,} entries differ (in colour; the others faded)" if count else "every entry agrees"))
+
+    def marked_entries(self) -> np.ndarray | None:
+        """The entries marked as differing in the difference map (None when no difference is shown)."""
+        return None if self.marks.mask is None or not self.marks.item.isVisible() else self.marks.mask
+
+    def marked_rows(self) -> set[int]:
+        """The rows of the difference map with a marked entry."""
+        m = self.marked_entries()
+        if m is None:
+            return set()
+        rows = m.reshape(m.shape[0], -1).any(axis=1) if m.ndim > 1 else m
+        return set(np.flatnonzero(rows).tolist())
+
+    def train(self) -> bool:
+        """Train the two copies on a worker thread; ``curves_shown`` follows. False if one is running."""
+        stage, source = self._stage, self.editor.code()
+        s = self.session
+        results = self._functions[stage].results
+        trainer = s.trainer
+        n = self.batches_spin.value()
+        first = trainer.step
+        # Everything the worker needs, copied here: it touches nothing the window goes on using.
+        batches = [tuple(np.array(a) for a in trainer.batch_at(first + k)) for k in range(n)]
+        state = s.model.state()
+        vocab, config = list(s.vocab), s.config
+        timeout, memory = self.timeout, self.memory_mb
+
+        def job(cancel):
+            with learner_train.sandboxed_stage(source, f"{stage}.py", stage, timeout=timeout,
+                                               memory_mb=memory) as fn:
+                return learner_train.train_beside(vocab, config, state, batches, stage, results, fn,
+                                                  first_step=first, cancel=cancel)
+
+        started = self._start(job, self._on_curves, f"Training with your {stage} on a copy of the network…")
+        if started:
+            self.train_label.setText(f"Training two copies for {n} minibatches…")
+            self.tabs.setCurrentIndex(1)
+        return started
+
+    def _on_curves(self, curves, error: str = "") -> None:
+        self.curves = curves
+        if curves is None:
+            self.train_label.setText(_badge("error", "cannot train") + " " + html.escape(error))
+            self.mine_curve.setData([], [])
+            self._say(error, error=True)
+        else:
+            self.correct_curve.setData(curves.steps, curves.correct)
+            ok = np.isfinite(curves.mine)
+            self.mine_curve.setData(curves.steps[ok], curves.mine[ok])
+            self.train_label.setText(html.escape(_curves_text(curves)))
+            self._say(f"Trained {curves.trained} minibatches with your {curves.stage}.")
+        self.curves_shown.emit(curves)
+
+    def shutdown(self) -> None:
+        """Keep what was typed and stop a run in progress (the window is closing)."""
+        self.keep()
+        if self._cancel is not None:
+            self._cancel.set()
+        if self._task is not None:
+            self._task.wait()
+
+
+def _badge(kind: str, text: str) -> str:
+    colour = VERDICT_COLOURS.get(kind, "#333")
+    return f"<b style='color:white; background:{colour}'>&nbsp;{html.escape(text)}&nbsp;</b>"
+
+
+def _shape(shape) -> str:
+    return "×".join(str(n) for n in shape) or "a number"
+
+
+def _curves_text(c) -> str:
+    """'Trained 100 minibatches. The curves part: up to 0.31 nats apart; after minibatch 100: yours …'."""
+    last = c.trained - 1
+    if c.cancelled:
+        head = "Stopped."
+    elif c.stopped:
+        head = f"Your code stopped at {c.stopped}."
+    else:
+        head = f"Trained {len(c.steps)} minibatches."
+    if last < 0:
+        return head
+    gap = c.max_gap()
+    same = "The curves agree" if gap < 1e-9 else f"The curves part: up to {gap:.3g} nats apart"
+    return (f"{head} {same}; after minibatch {c.steps[last]}: yours {c.mine[last]:.4f}, "
+            f"the network's {c.correct[last]:.4f}.")
