@@ -75,6 +75,9 @@ def parse_args(argv=None):
     p.add_argument("--torch-python", default="/tmp/torchenv/bin/python",
                    help="with --whole-process: a Python with torch and NumPy (default %(default)s; skipped if absent)")
     p.add_argument("--busy", action="store_true", help="with --whole-process: keep one core busy with a busy loop")
+    p.add_argument("--give-up", type=float, default=4.0,
+                   help="with --whole-process: a run longer than this many times the fastest 2-epoch run so far "
+                        "is stopped and its contender dropped, recorded as slower than that (default 4)")
     args = p.parse_args(argv)
     args.dtypes = [s.strip() for s in args.dtypes.split(",") if s.strip()]
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -83,7 +86,9 @@ def parse_args(argv=None):
 
 def command_line(args) -> str:
     env = f"OPENBLAS_NUM_THREADS={args.threads} " if args.threads else ""
-    return env + "uv run python bench/train_throughput.py " + shlex.join(sys.argv[1:])
+    ours = Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
+    python = "uv run python" if ours else sys.executable  # e.g. the Python that has torch
+    return env + f"{python} bench/train_throughput.py " + shlex.join(sys.argv[1:])
 
 
 def main(argv=None) -> int:
@@ -248,24 +253,39 @@ def whole_process(args) -> int:
           f"{'a busy loop on one core (pid %d)' % busy.pid if busy else 'no busy loop'}")
     print(f"load before: {load_average()}")
     times = {name: [] for name, *_ in contenders}
-    finals = {}
+    finals, dropped = {}, {}
     loads = []
+    fastest = [float("inf")]  # the fastest 2-epoch wall time so far
     try:
         for r in range(args.rounds):
             loads.append(os.getloadavg()[0])
             k = r % len(contenders)
             for name, _, argv, env in contenders[k:] + contenders[:k]:
+                if name in dropped:
+                    continue
                 wall = {}
                 for epochs in ((1, 2) if r % 2 == 0 else (2, 1)):
+                    limit = args.give_up * fastest[0] if fastest[0] < float("inf") else None
                     t0 = time.perf_counter()
-                    done = subprocess.run([*argv, "--epochs", str(epochs)], env={**os.environ, **env},
-                                          capture_output=True, text=True)
+                    try:
+                        done = subprocess.run([*argv, "--epochs", str(epochs)], env={**os.environ, **env},
+                                              capture_output=True, text=True, timeout=limit)
+                    except subprocess.TimeoutExpired:
+                        dropped[name] = limit
+                        print(f"  round {r + 1} {name:<26} stopped: --epochs {epochs} took over {limit:.0f} s "
+                              f"({args.give_up:g} × the fastest 2-epoch run); dropped   (load {os.getloadavg()[0]:.2f})",
+                              flush=True)
+                        break
                     wall[epochs] = time.perf_counter() - t0
                     if done.returncode:
                         print(f"{name} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
                         return 1
                     if epochs == 2:
                         finals[name] = [ln for ln in done.stdout.splitlines() if ln.startswith("Final ")]
+                        fastest[0] = min(fastest[0], wall[2])
+                if name in dropped:
+                    times[name].append(float("inf"))
+                    continue
                 times[name].append(wall[2] - wall[1])
                 print(f"  round {r + 1} {name:<26} {wall[2] - wall[1]:6.2f} s per epoch   (load {os.getloadavg()[0]:.2f})",
                       flush=True)
@@ -278,9 +298,16 @@ def whole_process(args) -> int:
     med = {k: statistics.median(v) for k, v in times.items()}
     for name, *_ in contenders:
         ce = "; ".join(ln.replace("Final ", "") for ln in finals.get(name, [])[:2])
+        if name in dropped:
+            done = [t for t in times[name] if t < float("inf")]
+            print(f"  {name:<26} dropped: a run took over {dropped[name]:.0f} s"
+                  f"{'; finished rounds ' + fmt(done) if done else ''}")
+            continue
         print(f"  {name:<26} {med[name]:6.2f}  ({min(times[name]):.2f} … {max(times[name]):.2f})   after 2 epochs: {ce}")
     best = {}
     for name, family, *_ in contenders:
+        if name in dropped:
+            continue
         if family not in best or med[name] < med[best[family]]:
             best[family] = name
     if "project" in best:
