@@ -1128,6 +1128,10 @@ class MainWindow(QMainWindow):
             "distance. Words used alike drift together as training goes on.</p>"
             "<p><b>Gradient health</b> plots, per layer, the gradient norms, how far each update moves the "
             "weights and how saturated each hidden layer is: where vanishing gradients show.</p>"
+            "<p><b>Write it yourself</b>: pick a stage, write its NumPy function in the editor (it starts with the "
+            "signature and the inputs' shapes) and press <i>Run</i> (Ctrl+Return): the verdict and a map of what "
+            "differs from the true array. <i>Train with my code</i> draws its loss curve beside the correct one; "
+            "<i>Break it on purpose</i> loads a classic bug.</p>"
         )
         return self._inform("How to use Backprop Explorer", text, rich=True)
 

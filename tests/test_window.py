@@ -155,7 +155,7 @@ def test_help_how_to_use_covers_the_teaching_batch_the_gradient_check_the_map_an
     # every panel and control it names is one the window has, spelled as on screen
     titles = {title for _attr, _cls, title in PANELS}
     for title in ("Matrices", "Predictions", "Embedding gradient", "Gradient check", "Embedding map",
-                  "Gradient health", "Hyperparameters"):
+                  "Gradient health", "Hyperparameters", "Write it yourself"):
         assert title in titles and title in text, title
     grad, check = window.embedding_grad_view, window.gradcheck_view
     assert grad.teach_button.text().startswith("Teaching batch") and "Teaching batch switches to minibatches of 2" in text
@@ -163,6 +163,10 @@ def test_help_how_to_use_covers_the_teaching_batch_the_gradient_check_the_map_an
     assert "the sum of its contributions" in text
     assert check.check_button.text() == "Check" and check.check_all_button.text() == "Check all"
     assert "finite difference" in text and "relative error" in text and "Check all" in text
+    write = window.write_view
+    for button in (write.run_button, write.train_button):
+        assert button.text() in text, button.text()
+    assert write.gallery_combo.itemText(0).rstrip("…") in text
     assert "nearest words" in text and "distance" in text and "Find a word" in text
     assert "vanishing gradients" in text
     assert f"stage {N_STAGES} updates every weight" in text
