@@ -236,3 +236,11 @@ def test_the_sketch_takes_two_rows_when_the_width_allows_and_three_when_not(qtbo
     assert wide.grad_table.texts() == narrow.grad_table.texts()
     narrow.resize(1240, 600)
     qtbot.waitUntil(narrow.is_wide)
+
+
+@pytest.mark.parametrize("cls", [SketchStep, GradcheckStep, TrainStep])
+def test_every_step_widget_fits_under_the_steps_words_without_scrolling_up_and_down(qtbot, batch, session, cls):
+    # Under the step's words in a 1280×720 window, the lesson view's scroll area is about 1254×445.
+    w = shown(qtbot, cls, batch, session, (1254, 445))
+    need = w.heightForWidth(1254) if w.hasHeightForWidth() else w.sizeHint().height()
+    assert need <= 445, (cls.__name__, need)

@@ -552,6 +552,8 @@ class TrainStep(QWidget):
         self.plot.setLabel("bottom", "minibatches trained")
         self.plot.setLabel("left", "training loss (cross-entropy)")
         self.plot.setMinimumSize(300, 200)
+        # Its own size hint (480 high) is no height it needs: in the lesson view's scroll area it would scroll.
+        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.curve = self.plot.plot(pen=pg.mkPen((8, 81, 156), width=2))
         self.predictions = PredictionsView(session)
         for child in [self.predictions, *self.predictions.findChildren(QWidget)]:
