@@ -36,6 +36,27 @@ def naive_error(correct: np.ndarray, naive: np.ndarray) -> dict:
     }
 
 
+def naive_kept(naive: np.ndarray, de: np.ndarray, row: int, places: list) -> tuple[tuple[int, int] | None, list]:
+    """Which contribution the overwrite bug left in ``row``: (its place, earlier places that sent the same numbers).
+
+    ``naive`` is ``dW[x.ravel()] = de.reshape(-1, d)`` (V, d); ``de`` is (N, 3d);
+    ``places`` are the row's (example, position) pairs in row-major order of
+    ``x`` (``Embedding.contributions()[row]``), the order of the writes. The
+    row is compared with each of their blocks of ``de``; the kept place is the
+    last write among those equal to it (NumPy leaves the last one). Two
+    identical examples send back identical blocks: the earlier ones are
+    returned too, as the second item, since the row equals them but holds the
+    last write. (None, []) when no block equals the row.
+    """
+    de = np.asarray(de)
+    d = naive.shape[1]
+    target = naive[row]
+    equal = [(int(n), int(k)) for n, k in places if np.array_equal(de[n, k * d : (k + 1) * d], target)]
+    if not equal:
+        return None, []
+    return equal[-1], equal[:-1]
+
+
 def has_repeat(x) -> bool:
     """True when some word index occurs more than once in the contexts ``x`` (N, 3)."""
     flat = np.asarray(x).reshape(-1)

@@ -288,6 +288,36 @@ def test_the_design_example_row_0_is_a_sum_of_two_slices(qtbot):
     s.shutdown()
 
 
+def test_the_naive_row_is_named_by_the_write_numpy_left_even_when_two_examples_are_identical(qtbot):
+    rows = np.array([[0, 3, 1, 2], [0, 3, 1, 2]], dtype=np.int32)  # one 4-gram twice: identical de rows
+    corpus = Corpus("one 4-gram twice", "text", "", ["w0", "w1", "w2", "w3", "w4"], rows, rows.copy(), rows.copy())
+    s = Session(corpus, Config(batch_size=2, embed_dim=4, hidden_dim=6))
+    view = EmbeddingGradView(s)
+    qtbot.addWidget(view)
+    view.show()
+    stage = view.step_to_embedding_gradient()
+    view.set_naive_visible(True)
+    view.select_row(0)
+    x = np.asarray(s.tensors["x"])
+    de = np.asarray(stage.arrays["de"])
+    d = 4
+    naive = np.zeros_like(stage.arrays["dW_emb"])
+    naive[x.ravel()] = de.reshape(-1, d)  # row-major: index n*3 + k, the last occurrence written last
+    np.testing.assert_array_equal(view.shown_naive(), naive[view.heatmap_rows()])
+    last = max(i for i in range(x.size) if x.ravel()[i] == 0)
+    n, k = divmod(last, CONTEXT)
+    assert (n, k) == (1, 0)
+    np.testing.assert_array_equal(slice_of_de(de, n, k + 1), naive[0])
+    text = plain(view.naive_label)
+    named = re.search(r"keeps only example (\d+), position (\d+)", text)
+    assert named and (int(named[1]), int(named[2])) == (n, k + 1)
+    np.testing.assert_array_equal(slice_of_de(de, int(named[1]), int(named[2])), naive[0])
+    assert "(the last write; example 0, position 1 sent back exactly the same numbers: the same context and " \
+        "target)" in text
+    assert "keep only example 1, position 1 (the last write" in plain(view.check_label)
+    s.shutdown()
+
+
 def test_teaching_batch_asks_first_then_finds_a_repeated_word(view, session, qtbot):
     session.run_batches(2)  # unsaved training
     assert session.dirty

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.layers import Embedding
-from core.repeats import has_repeat, naive_error, next_repeat, repeat_kind, repeated_rows
+from core.repeats import has_repeat, naive_error, naive_kept, next_repeat, repeat_kind, repeated_rows
 from core.trainer import Trainer
 
 
@@ -70,3 +70,20 @@ def test_the_checkers_minibatches_repeat_a_word_both_ways_when_some_do(demo_corp
              for n in range(50)]
     picked = batches_with_repeats(small, 2, lookahead=50)
     assert sorted((score[n] for n in picked), reverse=True) == sorted(score, reverse=True)[:2]
+
+
+def test_naive_kept_names_the_last_write_even_when_an_earlier_block_is_identical():
+    x = np.array([[4, 1, 2], [0, 1, 3], [4, 1, 2]])  # examples 0 and 2 identical: word 1 three times at position 2
+    emb = Embedding(6, 3, init_std=1.0, rng=0)
+    emb.forward(x)
+    de = np.random.default_rng(2).standard_normal((3, 3, 3))
+    de[2] = de[0]  # identical examples send back identical vectors
+    naive = np.zeros((6, 3))
+    naive[x.ravel()] = de.reshape(-1, 3)  # computed directly: the row-major order is n*3 + k
+    places = emb.contributions()[1]
+    assert places == [(0, 1), (1, 1), (2, 1)]
+    kept, same = naive_kept(naive, de.reshape(3, -1), 1, places)
+    assert kept == (2, 1) and same == [(0, 1)]  # the last write, and the earlier identical one
+    np.testing.assert_array_equal(naive[1], de[kept])
+    assert naive_kept(naive, de.reshape(3, -1), 3, emb.contributions()[3]) == ((1, 2), [])
+    assert naive_kept(np.zeros((6, 3)), de.reshape(3, -1), 1, places) == (None, [])

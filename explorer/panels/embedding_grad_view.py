@@ -59,7 +59,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import ExplorerError
 from core.model import CONTEXT
-from core.repeats import LOOKAHEAD, has_repeat, naive_error, next_repeat, repeated_rows
+from core.repeats import LOOKAHEAD, has_repeat, naive_error, naive_kept, next_repeat, repeated_rows
 from core.text import plural
 
 from ..guard import qt_override
@@ -916,15 +916,27 @@ class EmbeddingGradView(QWidget):
         self.naive_label.setText("<br>".join(lines))
 
     def _naive_kept(self, row: int) -> str | None:
-        """Which contribution the naive row equals ('example n, position k'), or None."""
+        """Which contribution the naive row holds ('example n, position k', the last write), or None.
+
+        When earlier places sent back exactly the same numbers (identical
+        examples), they are named after it: the row equals them too.
+        """
         st = self._stage
         if st.naive is None:
             return None
-        target = st.naive[row]
-        for label, vec in self._contributions_of(row):
-            if np.array_equal(vec, target):
-                return label
-        return None
+        kept, same = naive_kept(st.naive, st.arrays["de"], row, self._contrib.get(row, []))
+        if kept is None:
+            return None
+        text = f"{_place(*kept)} (the last write"
+        if same:
+            text += f"; {', '.join(_place(n, k) for n, k in same)} sent back exactly the same numbers"
+            x, t = self.session.tensors.get("x"), self.session.tensors.get("t")
+            if x is not None and t is not None and all(
+                np.array_equal(x[n], x[kept[0]]) and t[n] == t[kept[0]] for n, _k in same
+            ):
+                text += ": the same context and target"
+        text += ")"
+        return text
 
     def _contributions_of(self, row: int) -> list[tuple[str, np.ndarray]]:
         """(label, d-vector) of every place ``row`` was looked up, in order: block k of de[n]."""
@@ -932,7 +944,7 @@ class EmbeddingGradView(QWidget):
         d = de.shape[1] // CONTEXT
         out = []
         for n, k in self._contrib.get(row, []):
-            out.append((f"example {n}, position {k + 1}", np.asarray(de[n, k * d : (k + 1) * d], dtype=np.float64)))
+            out.append((_place(n, k), np.asarray(de[n, k * d : (k + 1) * d], dtype=np.float64)))
         return out
 
     def _fill_list(self) -> None:
@@ -1135,6 +1147,11 @@ class EmbeddingGradView(QWidget):
         from ..dialogs import confirm_discard
 
         return confirm_discard(self, doing)
+
+
+def _place(n: int, k: int) -> str:
+    """'example n, position k + 1' for the 0-based place (n, k) in x."""
+    return f"example {n}, position {k + 1}"
 
 
 def _places_text(pairs: list[tuple[int, int]], most: int) -> str:
