@@ -389,6 +389,20 @@ class LessonBatch:
             return {"d" + name[1:]: [index]}
         return {}
 
+    def shapes_text(self, step: Step, hide_results: bool = False) -> str:
+        """The step's shape line (``Stage.shapes``: 'e: N×3d = 2×12'); with ``hide_results`` each result's shape is
+        '?' ('e: ?'), for a shape question not answered yet."""
+        shapes = self.stages[step.stage].shapes
+        if not hide_results:
+            return shapes
+        results = set(self.results(step))
+        parts = []
+        for piece in shapes.split(";"):
+            label, sep, _shape = piece.strip().partition(":")
+            hidden = sep and {n.strip() for n in label.split(",")} & results
+            parts.append(f"{label}: ?" if hidden else piece.strip())
+        return ";  ".join(parts)
+
     def context_text(self, n: int) -> str:
         words = " ".join(self.vocab[w] for w in self.x[n])
         return f"'{words}' → '{self.vocab[self.t[n]]}'"
@@ -587,6 +601,35 @@ def _shape_text(shape) -> str:
     return "×".join(str(s) for s in shape) or "a single number"
 
 
+# What one index along an axis stands for: why an array has that many rows or columns.
+AXIS_COUNTS = {
+    "example": "one per example of the minibatch",
+    "position": "one per context word",
+    "word": "one per vocabulary word",
+    "embed": "one per number of a word's vector",
+    "concat": "one per number of the three context words' vectors, side by side",
+    "unit": "one per hidden unit",
+}
+
+
+def shape_reason(batch: LessonBatch, name: str) -> str:
+    """Why array ``name`` has its shape, axis by axis: 'e is 2×12: 2 rows, one per example (N = 2); 12 columns, …'."""
+    spec = batch.model.specs[name]
+    shape = np.asarray(batch.array(name)).shape
+    what = ("rows", "columns") if len(shape) == 2 else ("entries",) * len(shape)
+    parts = []
+    for axis, symbol, n, kind in zip(spec.axes, spec.dims, shape, what):
+        if axis not in AXIS_COUNTS:
+            raise KeyError(f"no words for how many entries the axis {axis!r} has (AXIS_COUNTS)")
+        parts.append(f"{n} {kind}, {AXIS_COUNTS[axis]} ({symbol} = {n})")
+    text = f"{name} is {_shape_text(shape)}: " + "; ".join(parts) + "."
+    if spec.of is not None and spec.role == "gradient":
+        of = batch.model.specs[spec.of]
+        text += (f" A gradient has the shape of what it is the gradient of: {spec.of} is "
+                 f"{'×'.join(of.dims)} = {_shape_text(np.asarray(batch.array(spec.of)).shape)}.")
+    return text
+
+
 def make_question(kind: str, step: Step, batch: LessonBatch, rng: np.random.Generator) -> Question:
     """A question about the step's result, generated from the actual minibatch."""
     if kind not in QUESTION_KINDS:
@@ -605,7 +648,7 @@ def make_question(kind: str, step: Step, batch: LessonBatch, rng: np.random.Gene
         picks = [tuple(shape)] + others[:3]
         return _shuffled(
             "shape", f"What shape will {name} have?", [_shape_text(s) for s in picks], 0,
-            f"{batch.stages[step.stage].shapes}.", rng)
+            f"{shape_reason(batch, name)}\n{batch.stages[step.stage].shapes}.", rng)
     if kind == "nonzero_rows":
         g = batch.tensors["dW_emb"]
         nonzero = [int(v) for v in np.flatnonzero(np.any(g != 0, axis=1))]
@@ -628,8 +671,10 @@ def make_question(kind: str, step: Step, batch: LessonBatch, rng: np.random.Gene
         de = batch.tensors["de"]
         parts = [de[n, k * d:(k + 1) * d][0] for n, k in places]
         total = batch.tensors["dW_emb"][v, 0]
-        why = (f"The gradient of a shared row adds up every place it was used: dW_emb['{batch.vocab[v]}', 0] = "
-               + " + ".join(number_text(p) for p in parts) + f" = {number_text(total)}. "
+        why = (f"Its row of W_emb was read at {len(places)} places, so a change to that row changes the loss through "
+               "every one of them, and the derivative of a sum is the sum of the derivatives: the row of dW_emb adds "
+               f"the {len(places)} blocks of de.\ndW_emb['{batch.vocab[v]}', 0] = "
+               + " + ".join(operand(p) for p in parts) + f" = {number_text(total)}.\n"
                "Writing dW[x] = de would keep only the last one.")
         choices = [f"the sum of its {len(places)} contributions", "the last contribution only (the others overwritten)",
                    "the mean of its contributions"]
@@ -656,7 +701,7 @@ def make_question(kind: str, step: Step, batch: LessonBatch, rng: np.random.Gene
     va, vb = float(values[ra, ca]), float(values[rb, cb])
     la, lb = _entry_label(part, ra, ca), _entry_label(part, rb, cb)
     ia, ib = part.index_of(ra, ca), part.index_of(rb, cb)
-    why = _why(batch, name, ia, va) + "  " + _why(batch, name, ib, vb)
+    why = _why(batch, name, ia, va) + "\n" + _why(batch, name, ib, vb)  # (a line each)
     return Question("bigger", f"Which will be bigger: {la} or {lb}?", [la, lb], 0 if va > vb else 1, why, [ia, ib])
 
 

@@ -391,3 +391,50 @@ def test_another_corpus_gives_the_lesson_a_minibatch_of_its_own(make_window, hin
     assert view.batch is not before and view.batch.vocab == list(hinton_corpus.vocab)
     assert view.position == 1 and view.tally.asked == 0
     assert shown_numbers_match(view) == []  # the tables show the new minibatch's numbers
+
+
+def _plain(label) -> str:
+    from explorer.panels.lesson_steps import plain_text
+
+    return plain_text(label)
+
+
+def test_a_shape_question_does_not_show_its_answer_before_it_is_answered_and_a_wrong_answer_says_why(
+        make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    asked = 0
+    for position, (_chapter, step) in enumerate(view.steps):
+        if step.question != "shape":
+            continue
+        view.go_to(position)
+        q = view.question
+        name = view.batch.result_of(step)
+        answer = q.choices[q.answer]
+        shown = "\n".join(_plain(label) for label in (view.formula_label, view.text_label, view.prompt_label))
+        assert answer not in shown, (step.where, answer, shown)  # nor the shape line, nor the words give it
+        assert f"{name}: ?" in _plain(view.formula_label)  # the line is there, its numbers not yet
+        wrong = (q.answer + 1) % len(q.choices)
+        qtbot.mouseClick(view.answer_buttons[wrong], Qt.MouseButton.LeftButton)
+        feedback = _plain(view.feedback)
+        rows, cols = view.batch.array(name).shape
+        assert "Not quite" in feedback and f"{rows} rows, one per" in feedback and f"{cols} columns" in feedback
+        shapes = " ".join(view.batch.stages[step.stage].shapes.split())
+        assert shapes in " ".join(_plain(view.formula_label).split())  # revealed: the numbers too
+        asked += 1
+    assert asked == 4  # e, z_o, dW_o, dW_h
+
+
+def test_the_repeated_words_step_does_not_answer_its_own_question(make_window):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    position = next(i for i, (_c, s) in enumerate(view.steps) if s.question == "repeat_sum")
+    view.go_to(position)
+    words = (_plain(view.text_label) + " " + _plain(view.position_label) + " " + view.step.title).lower()
+    assert view.question.kind == "repeat_sum"
+    for giveaway in ("sum", "adds", "both blocks"):
+        assert giveaway not in words, words
+    view.answer((view.question.answer + 1) % len(view.question.choices))
+    assert "derivative of a sum is the sum of the derivatives" in _plain(view.feedback)

@@ -599,16 +599,17 @@ class LessonView(QWidget):
 
     def _draw_tables(self, step: Step) -> None:
         b = self.batch
-        if step.stage is not None:
-            stage = b.stages[step.stage]
-            self.formula_label.setText(  # (a paragraph each: the formula's underscores stay clear of the shapes)
-                f"<p style='margin:0 0 3px 0; font-size:13pt'>{html.escape(stage.formula)}</p>"
-                f"<p style='margin:0; color:#333'>{html.escape(stage.shapes)}</p>")
-        else:
-            self.formula_label.setText("")
         results = set(b.results(step)) if step.stage else set()
         question = self._question_for(step)
         hide = question is not None and self.position not in self._answers
+        if step.stage is not None:
+            stage = b.stages[step.stage]
+            shapes = b.shapes_text(step, hide_results=hide and question.kind == "shape")  # (not the answer)
+            self.formula_label.setText(  # (a paragraph each: the formula's underscores stay clear of the shapes)
+                f"<p style='margin:0 0 3px 0; font-size:13pt'>{html.escape(stage.formula)}</p>"
+                f"<p style='margin:0; color:#333'>{html.escape(shapes)}</p>")
+        else:
+            self.formula_label.setText("")
         for name in b.shows(step):
             if hide and name in results:
                 self.hidden[name] = Hidden(name)
@@ -709,8 +710,8 @@ class LessonView(QWidget):
         right, why = self.question.check(choice)
         self.tally.add(right)
         colour = "#1b7a1b" if right else "#b00020"
-        text = f"<b style='color:{colour}'>{html.escape(why.split('. ', 1)[0])}.</b> " + html.escape(
-            why.split(". ", 1)[1] if ". " in why else "")
+        head, _sep, rest = why.partition(". ")
+        text = f"<b style='color:{colour}'>{html.escape(head)}.</b> " + html.escape(rest).replace("\n", "<br>")
         self._answers[self.position] = (int(choice), right, text)
         self._draw()
         return right
