@@ -225,7 +225,8 @@ def _run_app(args) -> int:
         if session.step_stage() is None:
             break
     if screenshot:
-        return _screenshot(window, screenshot)
+        size = getattr(args, "size", None) or SCREENSHOT_SIZE
+        return _screenshot(window, screenshot, size=size, mode=getattr(args, "mode", None))
 
     return _interactive(window)
 
@@ -268,8 +269,11 @@ def _check_screenshot_path(path: Path) -> None:
         raise InputError(f"cannot write the screenshot: folder {path.parent} does not exist")
 
 
-def _screenshot(window, path) -> int:
-    """Render ``window`` at ``SCREENSHOT_SIZE`` to ``path`` (PNG) once the event loop has laid it out."""
+def _screenshot(window, path, size=SCREENSHOT_SIZE, mode=None) -> int:
+    """Render ``window`` at ``size`` to ``path`` (PNG) once the event loop has laid it out.
+
+    ``mode``: "lesson" or "explorer"; by default the one the window would open in (Lesson mode on a
+    fresh settings folder). The saved settings are read, never written."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     path = Path(path)
@@ -277,7 +281,8 @@ def _screenshot(window, path) -> int:
     ensure_app()
     loop = QEventLoop()  # a local loop: quitting it leaves the application's own loop alone
     window.confirm_on_close = False
-    window.resize(*SCREENSHOT_SIZE)
+    window.resize(*size)
+    window.set_mode(mode or window.saved_mode())
     window.show()
     result = {}
 

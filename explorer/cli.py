@@ -39,6 +39,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(n) for n in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels such as 1366x768, got {text!r}") from None
+    if not (320 <= width <= 8192 and 240 <= height <= 8192):
+        raise argparse.ArgumentTypeError(f"expected a width of 320 to 8192 and a height of 240 to 8192, got {text!r}")
+    return width, height
+
+
 def _vocab_size(text: str) -> int:
     from core.corpus import MAX_VOCAB_SIZE
 
@@ -107,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="FILE", help="open the window on this checkpoint")
     p.add_argument("--lessons", metavar="FOLDER", help="Lesson mode with the lesson files (*.md) of this folder")
     p.add_argument("--screenshot", metavar="PATH", help="render the window to a PNG and exit")
+    p.add_argument(
+        "--size", type=_window_size, default=None, metavar="WxH",
+        help="with --screenshot: the window's size in pixels, e.g. 1366x768 (default 1600x1000)",
+    )
+    p.add_argument(
+        "--mode", choices=("lesson", "explorer"), default=None,
+        help="with --screenshot: the mode to show (default: the one the window would open in)",
+    )
     p.add_argument("--steps", type=_non_negative_int, default=0, metavar="N", help="with --screenshot: stages to take first")
     p.add_argument(
         "--run-batches", type=_non_negative_int, default=0, metavar="N", help="with --screenshot: minibatches to train first"

@@ -1165,12 +1165,16 @@ class MainWindow(QMainWindow):
         self.remember_layout = True
         settings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
         restored = self._restore_docks(settings)
-        # The mode last used; Lesson mode on the first start (unless the lessons cannot be read).
-        mode = settings.value("window/mode", "lesson")
-        if mode not in MODES or self.lesson_problem is not None:
-            mode = "explorer" if self.lesson_problem is not None else "lesson"
-        self.set_mode(mode)
+        self.set_mode(self.saved_mode())
         return restored
+
+    def saved_mode(self) -> str:
+        """The mode the interactive app opens in: the one last used, Lesson mode on the first start
+        (Explorer mode when the lessons cannot be read)."""
+        if self.lesson_problem is not None:
+            return "explorer"
+        mode = QSettings(str(settings_path()), QSettings.Format.IniFormat).value("window/mode", "lesson")
+        return mode if mode in MODES else "lesson"
 
     def _restore_docks(self, settings: QSettings) -> bool:
         geometry, state = settings.value("window/geometry"), settings.value("window/state")

@@ -33,7 +33,7 @@ def test_command_line_vocab_size_reaches_the_window(text_file, monkeypatch, tmp_
     assert distinct_words(text_file) == 60
     seen = {}
 
-    def screenshot(window, path):  # instead of rendering: look at the window the command built
+    def screenshot(window, path, **_):  # instead of rendering: look at the window the command built
         seen["vocab"] = window.session.model.vocab_size
         seen["offered"] = window.text_vocab_size
         window.shutdown()

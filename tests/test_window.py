@@ -524,6 +524,44 @@ def test_screenshot_writes_a_png_of_the_expected_size(qtbot, tmp_path, capsys):
     assert "Saved" in capsys.readouterr().out
 
 
+def test_screenshot_shows_the_mode_the_window_opens_in_at_the_size_asked(qtbot, tmp_path, capsys, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from explorer import app as app_module
+    from explorer.cli import main
+    from explorer.main_window import settings_path
+
+    monkeypatch.setenv("BACKPROP_EXPLORER_SETTINGS", str(tmp_path / "fresh"))
+    shown = []
+    real = app_module._screenshot
+
+    def spy(window, path, **kwargs):
+        window.grab = lambda real_grab=window.grab: (shown.append(window.mode), real_grab())[1]
+        return real(window, path, **kwargs)
+
+    monkeypatch.setattr(app_module, "_screenshot", spy)
+    out = tmp_path / "shot.png"
+    assert main(["--data", "demo", "--screenshot", str(out), "--size", "1366x768"]) == 0
+    assert shown == ["lesson"]  # a fresh settings folder: the window opens in Lesson mode, and so does the picture
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1366, 768)
+    assert not settings_path().exists()  # read, never written
+    assert main(["--data", "demo", "--screenshot", str(out), "--mode", "explorer"]) == 0
+    assert shown[-1] == "explorer"
+    assert QImage(str(out)).size().toTuple() == (1600, 1000)
+    settings_path().parent.mkdir(parents=True)
+    settings = QSettings(str(settings_path()), QSettings.Format.IniFormat)
+    settings.setValue("window/mode", "explorer")
+    settings.sync()
+    assert main(["--data", "demo", "--screenshot", str(out), "--size", "1280x720"]) == 0
+    assert shown[-1] == "explorer"  # the mode last used
+    assert QImage(str(out)).size().toTuple() == (1280, 720)
+    capsys.readouterr()
+    assert main(["--data", "demo", "--screenshot", str(out), "--size", "big"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1366x768" in err
+
+
 def test_run_app_shows_the_window_and_returns_when_it_closes(tmp_path):
     # run_app() runs the application's own event loop, which a test process
     # cannot restart afterwards: it runs in a child process.
