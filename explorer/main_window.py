@@ -48,6 +48,7 @@ from core.text import plural
 from . import dialogs, file_dialogs
 from .guard import qt_override
 from .widgets.elided import ElidedLabel
+from .widgets.wheel import ignore_wheel_unless_focused
 from .settings import SETTINGS_ENV, settings_path  # noqa: F401  (where the window remembers its layout)
 from .panels.embedding_grad_view import EmbeddingGradView
 from .panels.embedding_map_view import EmbeddingMapView
@@ -238,6 +239,7 @@ class PanelScroll(QScrollArea):
         self.setWidgetResizable(False)
         self.setWidget(panel)
         panel.installEventFilter(self)
+        ignore_wheel_unless_focused(panel)  # scrolling the panel never changes a setting
 
     def _minimum(self) -> QSize:
         panel = self.widget()
@@ -263,6 +265,7 @@ class PanelScroll(QScrollArea):
     @qt_override
     def eventFilter(self, obj, event) -> bool:
         if obj is self.widget() and event.type() == QEvent.LayoutRequest:
+            ignore_wheel_unless_focused(obj)  # boxes added since (a hidden layer's row)
             self._fit()
         return super().eventFilter(obj, event)
 

@@ -45,6 +45,8 @@ from core.errors import ExplorerError
 from core.layers import ACTIVATIONS
 from core.model import MAX_HIDDEN_LAYERS, Config, estimated_bytes
 
+from ..widgets.wheel import ignore_wheel_unless_focused
+
 # Refuse sizes whose one stepped minibatch would need more memory than this.
 MEMORY_LIMIT_BYTES = 2 * 1024**3
 
@@ -320,6 +322,7 @@ class HyperparamsView(QWidget):
         row.remove_button.clicked.connect(lambda _checked=False, r=row: self.remove_layer(r))
         self.layer_rows.append(row)
         self._rows_layout.addWidget(row)
+        ignore_wheel_unless_focused(row)  # scrolling the panel over it leaves its activation alone
         self._renumber()
         return row
 

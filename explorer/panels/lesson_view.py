@@ -52,6 +52,7 @@ from core.specs import axis_title
 from ..guard import qt_override
 from ..widgets.flow import FlowLayout
 from ..widgets.heatmap import Heatmap
+from ..widgets.wheel import ignore_wheel_unless_focused
 from .lesson_steps import STEP_WIDGETS
 
 __all__ = ["LessonView", "NumberTable", "TableGroup"]
@@ -667,6 +668,7 @@ class LessonView(QWidget):
             widget = STEP_WIDGETS[step.widget](self.batch, self.session)
             self._step_widgets[self.position] = widget
         self.widget_layout.addWidget(widget)
+        ignore_wheel_unless_focused(widget)  # the lesson scrolls under the wheel; its choices stay as they are
         widget.show()
         self.step_widget = widget
 
