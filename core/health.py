@@ -135,3 +135,39 @@ class Health:
 
 
 __all__ = ["Health", "Reading", "HEALTH_EVERY", "GUIDE_RATIO", "QUANTITIES", "norm"]
+
+
+REFERENCE_BATCH = 100  # the minibatch size the default learning rate is set for (Config's default)
+
+
+def loss_above_uniform(loss: float, p, t, vocab, batch_size: int, learning_rate: float) -> str | None:
+    """Why a minibatch's loss is above a uniform guess's (ln V), from its own p and t; None when it is not.
+
+    The loss is the mean of −log p[n, tₙ]: above ln V, the network gives the
+    targets less than 1/V on average, because it is sure of other words. The
+    sentence names the example whose target gets the least probability, the
+    word it bets on instead, and, for a minibatch smaller than
+    ``REFERENCE_BATCH``, the cause usual here: the learning rate moves each
+    example's target ``REFERENCE_BATCH / batch_size`` times as far (the loss
+    is a mean over the minibatch, so its gradient per example is 1/N of it).
+    """
+    p = np.asarray(p, dtype=np.float64)
+    t = np.asarray(t)
+    V = p.shape[1]
+    ln_v = math.log(V)
+    if not (math.isfinite(loss) and loss > ln_v) or not len(t):
+        return None
+    n = int(np.argmin(p[np.arange(len(t)), t]))
+    top = int(np.argmax(p[n]))
+    text = (
+        f"L = {loss:.3f} is above a uniform guess's (ln {V} = {ln_v:.2f}): the targets get less than "
+        f"1/{V} (geometric mean) because the network is sure of other words (example {n}: p = {p[n, top]:.2g} on "
+        f"'{vocab[top]}', {p[n, t[n]]:.2g} on its target '{vocab[int(t[n])]}')."
+    )
+    if batch_size < REFERENCE_BATCH:
+        text += (
+            f" With {batch_size} examples a minibatch, the learning rate {learning_rate:g} (set for "
+            f"{REFERENCE_BATCH}) moves each example's target {REFERENCE_BATCH / batch_size:g} times as far, so a "
+            "few minibatches make the network sure of the targets they showed it."
+        )
+    return text

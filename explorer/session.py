@@ -34,6 +34,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.corpus import Corpus
 from core.errors import DivergenceError, ExplorerError
+from core.health import loss_above_uniform
 from core.model import Config, FourGramModel
 from core.stages import Stage
 from core.trainer import Trainer
@@ -173,6 +174,18 @@ class Session(QObject):
         if name in self.model.params:
             return self.model.params[name]
         return self.tensors.get(name)
+
+    def loss_note(self) -> str | None:
+        """Why the loss of the minibatch on screen is above a uniform guess's (core.health), or None.
+
+        None too before its loss is computed. The sentence starts with "L = …".
+        """
+        stage = self.stage
+        p, t = self.tensors.get("p"), self.tensors.get("t")
+        if stage is None or stage.loss is None or p is None or t is None:
+            return None
+        c = self.config
+        return loss_above_uniform(stage.loss, p, t, self.vocab, c.batch_size, c.learning_rate)
 
     # ---- stepping ---------------------------------------------------------------------------
     def step_stage(self) -> Stage | None:

@@ -405,3 +405,23 @@ def test_out_of_sight_the_view_waits_and_catches_up_when_shown(qtbot, session):
     assert {v: t for v, (t, _) in view.listed_rows().items()} == {
         int(v): int(c) for v, c in zip(*np.unique(x, return_counts=True))
     }
+
+
+def test_teaching_batch_on_the_real_corpus_says_why_its_loss_is_above_a_uniform_guess(qtbot, hinton_corpus):
+    s = Session(hinton_corpus)
+    view = EmbeddingGradView(s)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.teaching_batch()
+    stage = s.stage
+    p, t = np.asarray(s.tensors["p"]), np.asarray(s.tensors["t"])
+    true_loss = float(-np.mean(np.log(p[np.arange(len(t)), t])))
+    assert stage.loss == pytest.approx(true_loss, rel=1e-12)
+    V = len(hinton_corpus.vocab)
+    assert true_loss > np.log(V)  # true: a few steps of 0.1 on 2 examples make it sure of other words
+    msg = plain(view.message_label)
+    assert f"L = {true_loss:.3f} is above a uniform guess's (ln {V} = {np.log(V):.2f})" in msg
+    assert "With 2 examples a minibatch, the learning rate 0.1 (set for 100)" in msg
+    n = int(np.argmin(p[np.arange(len(t)), t]))
+    assert f"example {n}: p = {p[n].max():.2g} on '{s.vocab[int(p[n].argmax())]}'" in msg
+    s.shutdown()

@@ -125,3 +125,22 @@ def test_a_network_without_hidden_layers_has_only_the_output(demo_corpus):
     with pytest.raises(KeyError):
         h.series("loss")
     assert isinstance(Health(trainer.model), Health)
+
+
+def test_loss_above_uniform_says_why_from_the_minibatch_s_own_probabilities():
+    import math
+
+    from core.health import loss_above_uniform
+
+    V = 4
+    p = np.array([[0.85, 0.05, 0.05, 0.05], [0.97, 0.01, 0.01, 0.01]])
+    t = np.array([1, 2])
+    loss = float(-np.mean(np.log(p[np.arange(2), t])))
+    assert loss > math.log(V)
+    vocab = ["a", "b", "c", "d"]
+    text = loss_above_uniform(loss, p, t, vocab, 2, 0.1)
+    assert f"L = {loss:.3f} is above a uniform guess's (ln 4 = {math.log(4):.2f})" in text
+    assert "example 1: p = 0.97 on 'a', 0.01 on its target 'c'" in text  # the target given the least
+    assert "With 2 examples a minibatch, the learning rate 0.1 (set for 100) moves each example's target 50 times" in text
+    assert "minibatch" not in loss_above_uniform(loss, p, t, vocab, 100, 0.1)
+    assert loss_above_uniform(math.log(V) - 0.01, p, t, vocab, 2, 0.1) is None

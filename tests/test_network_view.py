@@ -104,3 +104,21 @@ def test_it_paints_at_any_size_with_boxes_inside(view, size):
         rect = view.box_rect(layer)
         assert rect.left() >= 0 and rect.right() <= size[0] and rect.bottom() <= size[1]
         assert rect.width() > 60
+
+
+def test_the_loss_box_says_why_a_loss_is_above_a_uniform_guess(qtbot, hinton_corpus):
+    import numpy as np
+
+    from core.repeats import next_repeat
+
+    s = Session(hinton_corpus, Config(batch_size=2))
+    view = NetworkView(s)
+    qtbot.addWidget(view)
+    assert "uniform" not in view.tooltip_for("loss")
+    s.run_batches(next_repeat(s.trainer)[0])
+    s.step_to("loss")
+    assert s.stage.loss > np.log(len(s.vocab)) and view.loss_text() == f"L = {s.stage.loss:.3f}"
+    tip = view.tooltip_for("loss")
+    assert "Click to show this layer's arrays" in tip and "is above a uniform guess" in tip
+    assert "learning rate 0.1 (set for 100)" in tip and "uniform" not in view.tooltip_for("output")
+    s.shutdown()

@@ -629,6 +629,9 @@ class EmbeddingGradView(QWidget):
             else:
                 notes.append(f"Minibatch {trainer.step + 1} has {what}.")
             stage = self.step_to_embedding_gradient()
+            note = self.session.loss_note() if stage is not None else None
+            if note:
+                notes.append(f"This minibatch's {note}")
             if notes:
                 self._say(" ".join(notes))
             return stage is not None and bool(repeated_rows(self._contrib))

@@ -15,6 +15,8 @@ window shows that layer's tensors.
 
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -105,6 +107,15 @@ class NetworkView(QWidget):
         ce = self.session.trainer.history.train_ce
         return f"last L = {decimals(ce[-1])}" if len(ce) else ""
 
+    def tooltip_for(self, key: str) -> str:
+        """What pointing at box ``key`` says: its arrays; for the loss box, why a loss is above a uniform guess's."""
+        names = ", ".join(self.session.model.box_of(key).tensors)
+        tip = f"Click to show this layer's arrays: {names}"
+        note = self.session.loss_note() if key == "loss" else None
+        if note:  # rich text, so that the long sentence wraps
+            tip = f"<p>{html.escape(tip, quote=False)}</p><p>{html.escape(note, quote=False)}</p>"
+        return tip
+
     # ---- the text of each box -------------------------------------------------------------
     @property
     def layers(self) -> tuple[str, ...]:
@@ -167,8 +178,7 @@ class NetworkView(QWidget):
             self.setCursor(Qt.PointingHandCursor if key else Qt.ArrowCursor)
             self.update()
         if key:
-            names = ", ".join(self.session.model.box_of(key).tensors)
-            QToolTip.showText(event.globalPosition().toPoint(), f"Click to show this layer's arrays: {names}", self)
+            QToolTip.showText(event.globalPosition().toPoint(), self.tooltip_for(key), self)
         else:
             QToolTip.hideText()
         super().mouseMoveEvent(event)
