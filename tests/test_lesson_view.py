@@ -438,3 +438,29 @@ def test_the_repeated_words_step_does_not_answer_its_own_question(make_window):
         assert giveaway not in words, words
     view.answer((view.question.answer + 1) % len(view.question.choices))
     assert "derivative of a sum is the sum of the derivatives" in _plain(view.feedback)
+
+
+def test_the_sketch_steps_of_a_chapter_keep_the_learners_clicks(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    first, second = [i for i, (_c, s) in enumerate(view.steps) if s.widget == "sketch"][:2]
+    assert view.steps[first][0] is view.steps[second][0]  # one chapter, two sketch steps
+    view.go_to(first)
+    button = view.step_widget.index_buttons[0][0]
+    before = int(view.step_widget.sketch.index[0, 0])
+    with qtbot.waitSignal(view.step_widget.changed, timeout=2000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    clicked = view.step_widget.sketch.index.copy()
+    assert clicked[0, 0] == (before + 1) % view.step_widget.sketch.V
+    view.go_to(second)  # 'Click an index to change it': the index the learner clicked is still there
+    shown = view.step_widget
+    assert shown.isVisible()
+    np.testing.assert_array_equal(shown.sketch.index, clicked)
+    assert shown.index_buttons[0][0].text() == str(clicked[0, 0])
+    assert shown.grad_table.texts() == [[number_text(v) for v in row] + [shown.grad_table.cells[r][-1].text()]
+                                        for r, row in enumerate(shown.sketch.gradient())]
+    qtbot.mouseClick(shown.index_buttons[1][3], Qt.MouseButton.LeftButton)
+    view.go_to(first)  # and back: the click made on the second step shows on the first
+    np.testing.assert_array_equal(view.step_widget.sketch.index, shown.sketch.index)
+    assert view.step_widget.index_buttons[1][3].text() == str(shown.sketch.index[1, 3])

@@ -336,7 +336,9 @@ class LessonView(QWidget):
         self.tally = Tally()
         self._questions: dict[int, object] = {}  # position → Question
         self._answers: dict[int, tuple[int, bool, str]] = {}  # position → (choice, right, feedback)
-        self._step_widgets: dict[int, QWidget] = {}
+        # (chapter, widget name) → its widget: the steps of a chapter that show one kind of widget share it, with
+        # what the learner did in it (the sketch's clicked indices carry from one sketch step to the next)
+        self._step_widgets: dict[tuple[int, str], QWidget] = {}
         self.groups: dict[str, TableGroup] = {}
         self.hidden: dict[str, Hidden] = {}
         self.question = None
@@ -661,12 +663,13 @@ class LessonView(QWidget):
         self.tables_widget.hide()
         self.arithmetic.hide()
         self._draw_question(None)
-        widget = self._step_widgets.get(self.position)
+        key = (self.chapters.index(self.chapter), step.widget)
+        widget = self._step_widgets.get(key)
         if widget is None:
             if step.widget not in STEP_WIDGETS:
                 raise KeyError(f"no lesson step widget {step.widget!r} (known: {', '.join(STEP_WIDGETS)})")
             widget = STEP_WIDGETS[step.widget](self.batch, self.session)
-            self._step_widgets[self.position] = widget
+            self._step_widgets[key] = widget
         self.widget_layout.addWidget(widget)
         ignore_wheel_unless_focused(widget)  # the lesson scrolls under the wheel; its choices stay as they are
         widget.show()
