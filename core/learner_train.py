@@ -105,6 +105,9 @@ def train_beside(
                 try:
                     loss = run_minibatch(mine_model, x, t, replace)
                 except (LearnerCodeError, ValueError, TypeError) as err:
+                    if cancel is not None and cancel.is_set():  # stopped by the caller during the call
+                        cancelled = True
+                        break
                     stopped = f"minibatch {k + 1}: {err}"
                 else:
                     if math.isfinite(loss):
@@ -118,7 +121,7 @@ def train_beside(
 
 
 @contextmanager
-def sandboxed_stage(source: str, path: str, stage: str, *, timeout: float, memory_mb: int):
+def sandboxed_stage(source: str, path: str, stage: str, *, timeout: float, memory_mb: int, cancel=None):
     """The learner's function ``stage`` of ``source`` as ``fn(values)`` for ``train_beside``, run in a sandbox.
 
     ``fn`` passes the function the names its parameters ask for (from the
@@ -126,12 +129,15 @@ def sandboxed_stage(source: str, path: str, stage: str, *, timeout: float, memor
     LearnerCodeError (one line) when the function raises, times out, crashes,
     returns something that is not an array or asks for a name there is no
     value for. Entering raises LearnerCodeError when the file cannot be
-    loaded or has no such function.
+    loaded or has no such function. ``cancel`` (an Event) stops the call
+    under way at once: it then raises LearnerCodeError("stopped").
     """
     from .sandbox import Sandbox
 
-    with Sandbox(source, path, timeout=timeout, memory_mb=memory_mb) as box:
+    with Sandbox(source, path, timeout=timeout, memory_mb=memory_mb, cancel=cancel) as box:
         loaded = box.load()
+        if loaded.kind == "cancelled":
+            raise LearnerCodeError("stopped")
         if loaded.kind != "loaded":
             raise LearnerCodeError(f"the code cannot be run: {_failure(loaded, timeout)}")
         info = loaded.functions.get(stage)
@@ -163,6 +169,8 @@ def sandboxed_stage(source: str, path: str, stage: str, *, timeout: float, memor
 def _failure(res, timeout: float) -> str:
     """A failed call in one line: 'raised ZeroDivisionError: ... (line 7)', 'timed out: ...', 'crashed: ...'."""
     err = res.error or {}
+    if res.kind == "cancelled":
+        return "stopped"
     if res.kind == "timed out":
         return f"timed out: no answer within {timeout:g} s (an endless loop?)"
     if res.kind == "crashed":

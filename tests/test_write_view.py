@@ -291,3 +291,20 @@ def test_a_gallery_bug_gets_the_verdict_the_gallery_says(view, qtbot):
     assert "The true dh" in view.map_title.text()  # nothing to subtract: the true array instead
     view.answer_button.click()
     assert view.answer_code.code().startswith("def back_to_hidden(")
+
+
+def test_stop_ends_an_endless_loop_at_once_and_training_reports_its_progress(view, qtbot):
+    view.timeout = 60.0  # the limit is far away: Stop, not the limit, ends it
+    view.set_code(ENDLESS)
+    with qtbot.waitSignal(view.verdict_shown, timeout=30_000) as blocker:
+        assert view.run() and view.stop_button.isEnabled()
+        view.stop_button.click()
+    assert blocker.args[0] is None and "stopped" in view.verdict_label.text()
+    assert view.run_button.isEnabled() and not view.stop_button.isEnabled()
+    view.set_code(CORRECT_EMBEDDING_GRADIENT)
+    view.batches_spin.setValue(20)
+    seen = []
+    with qtbot.waitSignal(view.curves_shown, timeout=120_000):
+        assert view.train()
+        view._progress.changed.connect(lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (20, 20) and [d for d, _t in seen] == sorted(d for d, _t in seen)

@@ -24,7 +24,8 @@ others faded; *Show the answer* shows the true array and the reference
 function instead. *Train with my code* trains two copies of the network
 (``core.learner_train``) for N minibatches from the window's current
 weights, one with the learner's function in its stage, and draws both loss
-curves.
+curves (the minibatch it is at shows as it goes). *Stop* ends either at once:
+the learner's call under way is killed.
 
 *Break it on purpose* loads a classic bug of the gallery (assets/bugs,
 ``core.checker.gallery``) into the editor of the stage it breaks; its
@@ -44,7 +45,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -76,6 +77,12 @@ VERDICT_COLOURS = {"exact": "#1b7a2e", "close": "#1b7a2e", "wrong": "#b00020", "
                    "raised": "#8a1538", "timed out": "#8a1538", "crashed": "#8a1538", "error": "#8a1538"}
 CORRECT_PEN = (31, 111, 180)  # the network's own code: blue, as the loss panel's curves
 MINE_PEN = (214, 64, 30)  # the learner's: orange-red
+
+
+class _Progress(QObject):
+    """Carries a worker's progress to the GUI thread (a queued signal)."""
+
+    changed = Signal(int, int)  # done, total
 
 
 class _DiffMarks:
@@ -132,6 +139,8 @@ class WriteView(QWidget):
         self.curves: learner_train.Curves | None = None  # the last training's
         self._task: BackgroundTask | None = None
         self._cancel: threading.Event | None = None
+        self._progress: _Progress | None = None
+        self._threads: set = set()  # worker threads not yet finished
         self._functions: dict = {}  # stage name → core.checker.StageFunction, for the network in use
 
         self.stage_combo = QComboBox()
@@ -244,6 +253,12 @@ class WriteView(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.answer_button)
         buttons.addWidget(self.train_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("write_stop")
+        self.stop_button.setToolTip("Stop the run or the training in progress")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
 
         self.verdict_label = QLabel("Write the function, then Run.")
@@ -502,23 +517,38 @@ class WriteView(QWidget):
         self.keep()
         cancel = self._cancel = threading.Event()
         task = BackgroundTask(lambda: job(cancel), self)
-        task.succeeded.connect(done)
-        task.failed.connect(lambda text: done(None, text))
-        task.finished.connect(self._on_task_finished)
+        # The buttons come back before the result is shown: whoever waits for the result may run again at once.
+        task.succeeded.connect(lambda result: (self._release(), done(result)))
+        task.failed.connect(lambda text: (self._release(), done(None, text)))
+        task.finished.connect(lambda: self._on_task_finished(task))
         self._task = task
+        self._threads.add(task)
         for b in (self.run_button, self.train_button):
             b.setEnabled(False)
+        self.stop_button.setEnabled(True)
         self._say(what)
         task.start()
         return True
 
-    def _on_task_finished(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.wait()
-            task.deleteLater()
+    def _release(self) -> None:
+        """The job has its result: nothing runs any more (its thread is ending)."""
+        self._task = None
         for b in (self.run_button, self.train_button):
             b.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
+    def _on_task_finished(self, task) -> None:
+        if self._task is task:  # ended without a result (never expected: BackgroundTask always gives one)
+            self._release()
+        self._threads.discard(task)
+        task.wait()
+        task.deleteLater()
+
+    def stop(self) -> None:
+        """Stop the run or training in progress (between two calls of the learner's function, at most)."""
+        if self._cancel is not None and self.busy:
+            self._cancel.set()
+            self._say("Stopping…")
 
     def run(self) -> bool:
         """Check the editor's function on a worker thread; ``verdict_shown`` follows. False if one is running."""
@@ -527,8 +557,9 @@ class WriteView(QWidget):
         corpus, config, timeout, memory = s.corpus, s.config, self.timeout, self.memory_mb
 
         def job(cancel):
-            return checker.check_source(source, f"{stage}.py", corpus, config=config, stage=stage,
-                                        timeout=timeout, memory_mb=memory, cancel=cancel)[0]
+            verdicts = checker.check_source(source, f"{stage}.py", corpus, config=config, stage=stage,
+                                            timeout=timeout, memory_mb=memory, cancel=cancel)
+            return verdicts[0] if verdicts else None  # none: stopped before its verdict
 
         started = self._start(job, self._on_verdict, f"Checking {stage} in a separate process…")
         if started:
@@ -537,7 +568,12 @@ class WriteView(QWidget):
 
     def _on_verdict(self, verdict, error: str = "") -> None:
         self.verdict = verdict
-        if verdict is None:
+        if verdict is None and not error:
+            self.verdict_label.setText(_badge("error", "stopped") + " before a verdict.")
+            self.verdict_label.setToolTip("")
+            self.answer_button.setEnabled(False)
+            self._say("Stopped.")
+        elif verdict is None:
             self.verdict_label.setText(_badge("error", "cannot run") + " " + html.escape(error))
             self.verdict_label.setToolTip(error)
             self.answer_button.setEnabled(False)
@@ -610,6 +646,9 @@ class WriteView(QWidget):
         results = self._functions[stage].results
         trainer = s.trainer
         n = self.batches_spin.value()
+        progress = self._progress = _Progress()  # lives on this thread: its signal reaches the label queued
+        progress.changed.connect(lambda done, total: self.train_label.setText(
+            f"Training two copies: minibatch {done} of {total}…"))
         first = trainer.step
         # Everything the worker needs, copied here: it touches nothing the window goes on using.
         batches = [tuple(np.array(a) for a in trainer.batch_at(first + k)) for k in range(n)]
@@ -619,9 +658,9 @@ class WriteView(QWidget):
 
         def job(cancel):
             with learner_train.sandboxed_stage(source, f"{stage}.py", stage, timeout=timeout,
-                                               memory_mb=memory) as fn:
+                                               memory_mb=memory, cancel=cancel) as fn:
                 return learner_train.train_beside(vocab, config, state, batches, stage, results, fn,
-                                                  first_step=first, cancel=cancel)
+                                                  first_step=first, cancel=cancel, on_progress=progress.changed.emit)
 
         started = self._start(job, self._on_curves, f"Training with your {stage} on a copy of the network…")
         if started:
@@ -648,8 +687,8 @@ class WriteView(QWidget):
         self.keep()
         if self._cancel is not None:
             self._cancel.set()
-        if self._task is not None:
-            self._task.wait()
+        for task in list(self._threads):
+            task.wait()
 
 
 def _badge(kind: str, text: str) -> str:
