@@ -41,7 +41,7 @@ def test_curve_holds_every_minibatch_and_every_validation(view, session):
     h = session.trainer.history
     x, y = curve_data(view.raw_curve)
     assert len(y) == 300
-    np.testing.assert_array_equal(x, np.arange(300))
+    np.testing.assert_array_equal(x, np.arange(1, 301))  # minibatch k at x = k
     np.testing.assert_array_equal(y, h.train_ce)
     vx, vy = curve_data(view.valid_curve)
     assert len(h.valid) >= 2
@@ -49,6 +49,23 @@ def test_curve_holds_every_minibatch_and_every_validation(view, session):
     sx, sy = curve_data(view.smooth_curve)
     np.testing.assert_array_equal(sx, x)
     np.testing.assert_allclose(sy, independent_ema(h.train_ce, view.smoothing), rtol=1e-12)
+
+
+def test_minibatch_k_is_plotted_at_k_as_it_is_numbered_elsewhere(view, session):
+    from core.model import Config
+
+    session.rebuild(Config(batch_size=2))
+    assert session.run_batches(6) == 6
+    x, y = curve_data(view.raw_curve)
+    np.testing.assert_array_equal(x, [1, 2, 3, 4, 5, 6])  # the curve ends where "6 minibatches" says
+    np.testing.assert_array_equal(y, session.trainer.history.train_ce)
+    assert view.readout.text().startswith("6 minibatches")
+    session.step_stage()  # minibatch 7: its loss is drawn at 7 once the minibatch is done
+    session.step_batch()
+    assert curve_data(view.raw_curve)[0][-1] == 7 == session.trainer.step
+    np.testing.assert_array_equal(curve_data(view.smooth_curve)[0], np.arange(1, 8))
+    vx, _ = curve_data(view.valid_curve)
+    assert all(1 <= v <= session.trainer.step for v in vx)
 
 
 def test_smoothing_is_extended_incrementally(view, session):
@@ -116,7 +133,7 @@ def test_non_finite_values_are_never_plotted(view, session):
         x, y = curve_data(curve)
         assert np.isfinite(x).all() and np.isfinite(y).all()
     x, y = curve_data(view.raw_curve)
-    assert len(y) == 21 and x[-1] == 22 and y[-1] == 3.0
+    assert len(y) == 21 and x[-1] == 23 and y[-1] == 3.0  # the 23rd minibatch's loss
     assert np.isfinite(view.smoothed_values()).all()
     assert len(curve_data(view.test_curve)[1]) == 0
 
@@ -127,8 +144,10 @@ def test_a_roll_back_truncates_the_curve(view, session):
     h.truncate(50)
     session.history_changed.emit()
     np.testing.assert_array_equal(curve_data(view.raw_curve)[1], h.train_ce)
+    np.testing.assert_array_equal(curve_data(view.raw_curve)[0], np.arange(1, 51))
     session.run_batches(30)
     assert len(curve_data(view.raw_curve)[1]) == 80
+    np.testing.assert_array_equal(curve_data(view.raw_curve)[0], np.arange(1, 81))
     np.testing.assert_allclose(curve_data(view.smooth_curve)[1], independent_ema(h.train_ce, view.smoothing),
                                rtol=1e-12)
 

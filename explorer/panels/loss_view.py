@@ -1,10 +1,11 @@
 """The loss curves: training CE per minibatch (raw and smoothed), validation and test CE.
 
-x is the number of minibatches trained so far. ``train_ce[i]`` is the loss of
-minibatch i measured *before* its update, i.e. with the weights after i
-minibatches, so it is drawn at x = i; a validation CE recorded at step s was
-measured after s minibatches and is drawn at x = s. The two therefore compare
-the same weights.
+x counts minibatches from 1, as the rest of the window does ("minibatch 1"):
+``train_ce[i]`` is the loss of minibatch i + 1, drawn at x = i + 1, so after k
+minibatches the curve ends at x = k. That loss is measured *before* the
+minibatch's update (with the weights after i minibatches); a validation CE
+recorded at step s was measured after s minibatches and is drawn at x = s, the
+last minibatch it has seen.
 
 Everything is drawn with items created once. On each ``history_changed`` the
 view only appends the new minibatches to its own buffers (non-finite values are
@@ -122,7 +123,7 @@ class LossView(QWidget):
         super().__init__(parent)
         self.session = session
         self._alpha = DEFAULT_SMOOTHING
-        self._raw = _Series()  # finite training CE: x = minibatch index, y = CE
+        self._raw = _Series()  # finite training CE: x = minibatch number (1-based), y = CE
         self._smooth = np.empty(4096)  # EMA of self._raw.ys, same length
         self._ema: float | None = None  # last smoothed value, the state the average continues from
         self._seen = 0  # history entries already consumed (finite or not)
@@ -351,10 +352,13 @@ class LossView(QWidget):
 
     # ---- incremental buffers ------------------------------------------------------------------
     def _append(self, values: np.ndarray, first_step: int) -> None:
-        """Add history entries ``values`` (steps first_step, first_step+1, …), skipping non-finite ones."""
+        """Add history entries ``values`` (steps first_step, first_step+1, …), skipping non-finite ones.
+
+        Entry i is minibatch i + 1's loss: it is drawn at x = i + 1.
+        """
         ok = np.isfinite(values)
         y = np.asarray(values[ok], dtype=np.float64)
-        x = (first_step + np.flatnonzero(ok)).astype(np.float64)
+        x = (first_step + 1 + np.flatnonzero(ok)).astype(np.float64)
         start = self._raw.n
         self._raw.extend(x, y)
         if len(self._smooth) < self._raw.n:
@@ -366,7 +370,7 @@ class LossView(QWidget):
 
     def _rewind(self, step: int) -> None:
         """Forget every point from history step ``step`` on (after a roll-back)."""
-        keep = int(np.searchsorted(self._raw.xs, step, side="left"))
+        keep = int(np.searchsorted(self._raw.xs, step, side="right"))  # minibatches 1 … step stay
         self._raw.truncate(keep)
         self._drawn_points, self._drawn_marks = -1, None
         self._ema = float(self._smooth[keep - 1]) if keep else None
