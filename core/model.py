@@ -54,7 +54,7 @@ from .layers import (
     activation_class,
     make_rng,
 )
-from .text import tokenize  # noqa: F401  (a string of words is cut as the corpora are)
+from .text import in_vocabulary, tokenize  # (a string of words is cut as the corpora are)
 from .ranking import bottom_k, top_k
 from .specs import CONTEXT, BoxSpec, FormulaContext, StageSpec, TensorSpec, Words, subscript
 from .spelling import Speller
@@ -549,7 +549,8 @@ class FourGramModel:
         return Speller(self.vocab)
 
     def word_index(self, word: str) -> int:
-        w = word.lower()
+        """The row of ``word``, in any case and in either spelling of a clitic (``n't`` or ``nt``)."""
+        w = in_vocabulary(word.lower(), self.index)
         if w not in self.index:
             raise UnknownWordError(word, self.suggest(word))
         return self.index[w]

@@ -17,18 +17,25 @@ prompt like "a nice day, isn't it?" asks about the words the vocabulary has:
 
 Text already cut this way comes out unchanged, so the corpora's own text reads
 as it always did.
+
+One clitic has two spellings among the corpora: the Hinton vocabulary writes
+``nt`` ("i do nt know") where the treebank and the built-in corpus write
+``n't``. ``in_vocabulary`` takes a typed word to the spelling a vocabulary
+has, so that "i don't" asks the Hinton model about ``i do nt``.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["tokenize", "split_lowered", "plural", "decimals", "ABBREVIATIONS", "CLITICS"]
+__all__ = ["tokenize", "split_lowered", "in_vocabulary", "plural", "decimals", "ABBREVIATIONS", "CLITICS", "SPELLINGS"]
 
 #: Words whose full stop is theirs (the Hinton vocabulary has mr. ms. dr.).
 ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "jr.", "sr.", "prof.", "vs.", "etc."})
 #: Endings cut off as words of their own.
 CLITICS = ("n't", "'s", "'re", "'ll", "'ve", "'d", "'m")
+#: Other spellings of a word among the corpora (the Hinton vocabulary has ``nt``, not ``n't``).
+SPELLINGS = {"n't": ("nt",), "nt": ("n't",)}
 
 _CLITIC = "|".join(re.escape(c) for c in CLITICS)
 _APOSTROPHE_CLITIC = "|".join(re.escape(c) for c in CLITICS if c.startswith("'"))
@@ -61,6 +68,16 @@ def split_lowered(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """The words of ``text``, lower-cased, punctuation and clitics apart (see the module docstring)."""
     return split_lowered(text.lower())
+
+
+def in_vocabulary(word: str, vocabulary) -> str:
+    """``word`` as ``vocabulary`` (any container of words) spells it: itself, or another spelling it has.
+
+    A word the vocabulary has in neither spelling comes back unchanged, for the caller to refuse.
+    """
+    if word in vocabulary:
+        return word
+    return next((other for other in SPELLINGS.get(word, ()) if other in vocabulary), word)
 
 
 def plural(n: int, noun: str, plural_form: str | None = None) -> str:

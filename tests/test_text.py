@@ -50,3 +50,30 @@ def test_a_text_corpus_is_cut_the_same_way(tmp_path):
     vocab = load_text(path).vocab
     assert {",", "?", ".", "n't", "day", "was"} <= set(vocab)
     assert "day," not in vocab and "wasn't" not in vocab
+
+
+def test_a_typed_clitic_takes_the_spelling_the_vocabulary_has():
+    from core.model import FourGramModel
+    from core.text import in_vocabulary
+
+    hinton_like = ["i", "do", "nt", "know", "it", "is", "'s"]  # the Hinton vocabulary writes "nt", not "n't"
+    treebank_like = ["i", "do", "n't", "know"]
+    assert tokenize("i don't") == ["i", "do", "n't"]
+    assert in_vocabulary("n't", set(hinton_like)) == "nt"
+    assert in_vocabulary("nt", set(treebank_like)) == "n't"
+    assert in_vocabulary("n't", set(treebank_like)) == "n't"
+    assert in_vocabulary("xyz", set(hinton_like)) == "xyz"  # unknown in both spellings: unchanged, for the caller to refuse
+    model = FourGramModel(hinton_like)
+    assert model.word_index("n't") == model.word_index("nt") == 2
+    assert model.predict("i don't", 2) == model.predict(["i", "do", "nt"], 2)
+
+
+def test_the_real_vocabulary_reads_a_typed_contraction():
+    if not (HINTON / "vocab.txt").is_file():
+        pytest.skip(f"the real corpus is not at {HINTON}")
+    from core.corpus import load_hinton_folder
+    from core.model import FourGramModel
+
+    model = FourGramModel(load_hinton_folder(HINTON).vocab)
+    assert model.vocab[model.word_index("n't")] == "nt"
+    model.context_indices("i don't")  # raises UnknownWordError before the spelling is taken

@@ -411,7 +411,7 @@ class PredictionsView(QWidget):
         except ExplorerError as err:
             self._show_nothing(str(err), "error")
             return
-        self._context = tuple(w.lower() for w in context)
+        self._context = tuple(model.vocab[i] for i in indices)  # as the vocabulary spells them ("nt" for "n't")
         self._shown = shown
         quoted = html.escape(" ".join(self._context))
         note = ""
