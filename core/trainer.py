@@ -362,6 +362,11 @@ class Trainer:
         """True while a validation pass is still being computed on the other thread."""
         return bool(self._pending)
 
+    @property
+    def first_owed_validation(self) -> int | None:
+        """The step of the earliest validation pass still being computed on the other thread, or None."""
+        return self._pending[0][0] if self._pending else None
+
     def collect_validations(self, deadline: float | None = None) -> bool:
         """Record the validation passes finished on the other thread, in step order; True when none is left.
 

@@ -277,6 +277,7 @@ def _cmd_train(args, out) -> int:
     log_every = min(1000, per_epoch, max(report_every, -(-per_epoch // 4 // report_every) * report_every))
     start = time.perf_counter()
     n_valid = 0
+    held = []  # (global step, 1, Train CE line) waiting for an earlier validation still being computed
     bar = None
     try:
         for epoch in range(args.epochs):
@@ -293,20 +294,26 @@ def _cmd_train(args, out) -> int:
                 done += ran
                 trainer.collect_validations(None if done >= per_epoch else 0.0)
                 recent = trainer.history.train_ce[-report_every:]
-                for step, ce in trainer.history.valid[n_valid:]:
-                    batch = (step - 1) % per_epoch + 1
-                    line = f"Epoch {epoch + 1}/{args.epochs}  batch {batch:>{width}}/{per_epoch}  Validation CE {ce:.3f}"
+                # Lines come out in minibatch order: a Train CE line waits for the validation passes of earlier
+                # minibatches still running on the other thread (training does not).
+                lines = [(step, 0, f"Epoch {epoch + 1}/{args.epochs}  batch {(step - 1) % per_epoch + 1:>{width}}"
+                          f"/{per_epoch}  Validation CE {ce:.3f}") for step, ce in trainer.history.valid[n_valid:]]
+                n_valid = len(trainer.history.valid)
+                if bar is None and done >= next_log:
+                    held.append((trainer.step, 1, f"Epoch {epoch + 1}/{args.epochs}  batch {done:>{width}}"
+                                 f"/{per_epoch}  Train CE {recent.mean():.3f}"))
+                    next_log = (done // log_every + 1) * log_every
+                first_owed = trainer.first_owed_validation
+                ready = [h for h in held if first_owed is None or h[0] < first_owed]
+                held = [h for h in held if h not in ready]
+                for _step, _kind, line in sorted(lines + ready):
                     if bar is not None:
                         bar.write(line, file=out)  # above the bar
                     else:
                         say(line)
-                n_valid = len(trainer.history.valid)
                 if bar is not None:
                     bar.set_postfix_str(f"Train CE {recent.mean():.3f}", refresh=False)
                     bar.update(ran)
-                elif done >= next_log:
-                    say(f"Epoch {epoch + 1}/{args.epochs}  batch {done:>{width}}/{per_epoch}  Train CE {recent.mean():.3f}")
-                    next_log = (done // log_every + 1) * log_every
             if bar is not None:
                 bar.close()
                 bar = None
@@ -440,7 +447,12 @@ def _cmd_nearest(args, out) -> int:
 
 def _cmd_distance(args, out) -> int:
     model = _load_model(args.model)
-    print(f"{model.distance(*args.words):.3f}", file=out)
+    a, b = (model.vocab[model.word_index(w)] for w in args.words)
+    print(
+        f"Euclidean distance between the embeddings of '{a}' and '{b}' (d={model.config.embed_dim}): "
+        f"{model.distance(a, b):.3f}",
+        file=out,
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core import checkpoint
@@ -106,6 +107,25 @@ def test_the_validation_passes_run_beside_training_give_a_plain_runs_values(trai
     assert printed == [(step, round(ce, 3)) for step, ce in plain.history.valid]
 
 
+def test_train_prints_its_lines_in_minibatch_order_when_validation_lags_behind(monkeypatch):
+    """A validation pass still running when a Train CE line is due: the line waits, nothing is printed early."""
+    from core.trainer import Trainer
+
+    collect = Trainer.collect_validations
+
+    def slow(self, deadline=None):  # the other thread has not finished any pass until the epoch's end waits
+        return False if deadline is not None else collect(self, deadline)
+
+    monkeypatch.setattr(Trainer, "collect_validations", slow)
+    status, out, _err = run_main(["train", "--data", "demo", "--epochs", "1"])
+    assert status == 0
+    lines = re.findall(r"^Epoch 1/1  batch +(\d+)/222  (Train|Validation) CE \d\.\d{3}$", out, re.M)
+    kinds = {kind for _b, kind in lines}
+    assert kinds == {"Train", "Validation"} and len(lines) >= 6
+    batches = [int(b) for b, _kind in lines]
+    assert batches == sorted(batches), out
+
+
 def test_predict_nearest_distance_read_the_checkpoint(trained, capsys):
     path = trained[3]
     model = checkpoint.load(path).build_model()
@@ -126,10 +146,17 @@ def test_predict_nearest_distance_read_the_checkpoint(trained, capsys):
     assert dists == sorted(dists)
 
     assert main(["distance", "--model", str(path), "morning", "evening"]) == 0
-    shown = float(capsys.readouterr().out.strip())
-    assert shown == pytest.approx(model.distance("morning", "evening"), abs=5e-4)
+    line = capsys.readouterr().out.strip()
+    d = model.config.embed_dim
+    said = re.fullmatch(rf"Euclidean distance between the embeddings of 'morning' and 'evening' \(d={d}\): (\d+\.\d{{3}})",
+                        line)
+    assert said, line
+    shown = float(said[1])
+    W = model.params["W_emb"]
+    by_hand = float(np.sqrt(((W[model.word_index("morning")] - W[model.word_index("evening")]) ** 2).sum()))
+    assert shown == pytest.approx(by_hand, abs=5e-4)
     assert main(["distance", "--model", str(path), "evening", "morning"]) == 0
-    assert float(capsys.readouterr().out.strip()) == shown
+    assert capsys.readouterr().out.strip().endswith(f"'evening' and 'morning' (d={d}): {shown:.3f}")
 
 
 def one_line_error(capsys, argv, status=2, *words):
