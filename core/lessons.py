@@ -759,6 +759,17 @@ class TrainingProgress:
     first: float | None  # mean CE of the first TRAIN_WINDOW minibatches (None before any)
     last: float | None  # ... and of the last ones
 
+    def view_range(self, empty_top: float = 1.0) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The plot's ((x0, x1), (y0, y1)): from minibatch 0 to the last one trained (at least TRAIN_WINDOW), and
+        every point of the curve with a margin above and below; before any, the loss from 0 to ``empty_top``."""
+        x1 = float(max(self.steps, TRAIN_WINDOW))
+        x0 = -0.02 * x1  # (a little room left of 0: the axis writes its 0)
+        if not len(self.y):
+            return (x0, x1), (0.0, float(empty_top))
+        lo, hi = float(np.min(self.y)), float(np.max(self.y))
+        margin = 0.08 * (hi - lo) if hi > lo else max(0.05, 0.05 * abs(hi))
+        return (x0, x1), (lo - margin, hi + margin)
+
     def text(self) -> str:
         if self.first is None:
             return "Not trained yet: press Train."

@@ -464,3 +464,35 @@ def test_the_sketch_steps_of_a_chapter_keep_the_learners_clicks(make_window, qtb
     view.go_to(first)  # and back: the click made on the second step shows on the first
     np.testing.assert_array_equal(view.step_widget.sketch.index, shown.sketch.index)
     assert view.step_widget.index_buttons[1][3].text() == str(shown.sketch.index[1, 3])
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_training_steps_loss_plot_has_labelled_axes_and_shows_the_whole_curve(make_window, qtbot, size):
+    w = make_window(*size)
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.go_to(next(i for i, (_c, s) in enumerate(view.steps) if s.widget == "train"))
+    step = view.step_widget
+    item = step.plot.getPlotItem()
+    (x0, x1), (y0, y1) = item.getViewBox().viewRange()
+    assert x0 <= 0 and x1 >= 100 and y0 <= 0 < np.log(len(w.session.vocab)) <= y1  # before: up to a uniform guess
+    w.session.run_batches(400)
+    qtbot.waitUntil(lambda: step.progress.steps == 400)
+    for side, label in (("bottom", "minibatch"), ("left", "cross-entropy")):
+        axis = item.getAxis(side)
+        assert axis.isVisible() and axis.labelText == label
+    xs, ys = step.curve.getData()
+    assert len(xs) > 10
+    (x0, x1), (y0, y1) = item.getViewBox().viewRange()
+    assert x0 <= 0 and x1 >= 399 and x0 <= xs.min() and xs.max() <= x1
+    assert y0 < ys.min() and ys.max() < y1  # every point inside, none on or past an edge
+    assert (y1 - y0) < 2 * (ys.max() - ys.min())  # and the curve fills the plot, not a sliver of it
+    # The plot, its x axis included, is on screen: inside the part of the scroll area one sees.
+    viewport = view.tables_scroll.viewport()
+    top = step.plot.mapTo(viewport, step.plot.rect().topLeft())
+    bottom = step.plot.mapTo(viewport, step.plot.rect().bottomRight())
+    assert top.y() >= 0 and bottom.y() <= viewport.height() and bottom.x() <= viewport.width()
+    axis = item.getAxis("bottom")
+    axis_bottom = step.plot.mapFromScene(axis.mapToScene(axis.boundingRect().bottomLeft())).y()
+    assert axis_bottom <= step.plot.height()
+    assert step.plot.height() >= 200

@@ -306,3 +306,16 @@ def test_the_training_steps_curve_is_block_means_of_the_loss_and_says_then_and_n
     assert p.text() == f"1,010 minibatches trained. Loss of the first 100: {number_text(p.first)}; of the last 100: " \
                        f"{number_text(p.last)}."
     assert training_progress([4.0, 3.0]).text() == "2 minibatches trained; mean loss so far 3.5."
+
+
+def test_the_training_steps_plot_range_holds_the_whole_curve():
+    from core.lessons import training_progress
+
+    empty = training_progress(())
+    (x0, x1), (y0, y1) = empty.view_range(empty_top=5.5)
+    assert x0 <= 0 and x1 == 100 and (y0, y1) == (0.0, 5.5)
+    ce = np.r_[np.linspace(5.5, 3.0, 900), [np.nan], np.full(99, 3.0)]  # a diverged minibatch left out
+    p = training_progress(ce, points=80)
+    (x0, x1), (y0, y1) = p.view_range()
+    assert x0 <= 0 and x1 == 1000 and x0 <= p.x.min() and p.x.max() <= x1
+    assert y0 < p.y.min() < p.y.max() < y1 and y1 - y0 < 1.2 * (p.y.max() - p.y.min())

@@ -549,8 +549,11 @@ class TrainStep(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "minibatches trained")
-        self.plot.setLabel("left", "training loss (cross-entropy)")
+        self.plot.setLabel("bottom", "minibatch")
+        self.plot.setLabel("left", "cross-entropy")
+        self.plot.showAxis("bottom")
+        self.plot.showAxis("left")
+        self.plot.disableAutoRange()  # the range is the whole curve's (``TrainingProgress.view_range``)
         self.plot.setMinimumSize(300, 200)
         # Its own size hint (480 high) is no height it needs: in the lesson view's scroll area it would scroll.
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
@@ -616,6 +619,9 @@ class TrainStep(QWidget):
         self._stale = False
         self.progress = p = training_progress(self.session.trainer.history.train_ce, points=CURVE_POINTS)
         self.curve.setData(p.x, p.y)
+        (x0, x1), (y0, y1) = p.view_range(empty_top=float(np.log(max(2, len(self.session.vocab)))))
+        self.plot.setXRange(x0, x1, padding=0)
+        self.plot.setYRange(y0, y1, padding=0)
         self.progress_label.setText(p.text())
 
 
