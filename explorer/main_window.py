@@ -445,6 +445,7 @@ class MainWindow(QMainWindow):
         self.lesson_view.hide()
         self.setCentralWidget(self.lesson_view)
         self.lesson_view.explore_requested.connect(self.explore_panel)
+        self.lesson_view.write_requested.connect(self.write_stage)
         self.lesson_problem = problem
         if problem is not None:  # said once, when the window is up; Explorer mode works as ever
             QTimer.singleShot(0, self, lambda: self.show_error(f"Cannot open the lessons: {problem}",
@@ -639,6 +640,15 @@ class MainWindow(QMainWindow):
         dock.show()
         dock.raise_()
         self.panel(attr)
+
+    def write_stage(self, stage: str) -> None:
+        """A backward step of the lesson: Explorer mode, the "Write it yourself" panel on that stage."""
+        self.explore_panel("write_view")
+        view = self.panel("write_view")
+        if stage in view.stage_names():
+            view.set_stage(stage)
+        else:  # another depth of network: its stages are named otherwise
+            self.statusBar().showMessage(f"This network has no stage {stage!r} to write; pick one in the panel.", 8000)
 
     def _save_mode(self) -> None:
         settings = QSettings(str(settings_path()), QSettings.Format.IniFormat)

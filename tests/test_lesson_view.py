@@ -496,3 +496,30 @@ def test_the_training_steps_loss_plot_has_labelled_axes_and_shows_the_whole_curv
     axis_bottom = step.plot.mapFromScene(axis.mapToScene(axis.boundingRect().bottomLeft())).y()
     assert axis_bottom <= step.plot.height()
     assert step.plot.height() >= 200
+
+
+def test_the_backward_steps_lead_to_writing_their_stage_yourself(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    backward = {s.name for s in view.batch.model.stage_specs if s.backward}
+    offered = []
+    for i in range(len(view.steps)):
+        view.go_to(i)
+        step = view.step
+        expected = step.widget == "tables" and step.stage in backward
+        assert view.write_button.isVisible() == expected, step.where
+        if expected:
+            offered.append(step.stage)
+            assert step.stage.replace("_", " ") in view.write_button.text()
+    assert {"output_error", "embedding_gradient"} <= set(offered)
+    for i in range(len(view.steps)):
+        view.go_to(i)
+        if view.step.widget == "tables" and view.step.stage == "through_activation":
+            break
+    qtbot.mouseClick(view.write_button, Qt.MouseButton.LeftButton)
+    assert w.mode == "explorer" and w.action_mode_explorer.isChecked()
+    dock = w.docks["write_view"]
+    qtbot.waitUntil(lambda: dock.isVisible() and not dock.visibleRegion().isEmpty())
+    assert w.write_view.stage_combo.currentData() == "through_activation"
+    assert "def through_activation(" in w.write_view.code()

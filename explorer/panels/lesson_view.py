@@ -321,6 +321,7 @@ class LessonView(QWidget):
     """
 
     explore_requested = Signal(str)  # a chapter's Explorer panel (``Chapter.panel``)
+    write_requested = Signal(str)  # a backward stage, to write in the Explorer's "Write it yourself" panel
     step_changed = Signal(int)  # the position, after the step is drawn
 
     def __init__(self, session, batch: LessonBatch | None, chapters: list[Chapter], problem: str | None = None,
@@ -416,6 +417,11 @@ class LessonView(QWidget):
         self.explore_button = QPushButton()
         self.explore_button.setObjectName("lesson_explore")
         self.explore_button.clicked.connect(self._explore)
+        self.write_button = QPushButton()
+        self.write_button.setObjectName("lesson_write")
+        self.write_button.setToolTip("Switch to Explorer mode and write this stage's backward pass in Python; "
+                                     "the checker compares it with the network's")
+        self.write_button.clicked.connect(self._write)
         left_inner = QWidget()
         left = QVBoxLayout(left_inner)
         left.setContentsMargins(0, 0, 6, 0)
@@ -426,6 +432,7 @@ class LessonView(QWidget):
         left.addWidget(self.question_box)
         left.addWidget(self.tally_label)
         left.addWidget(self.explore_button, 0, Qt.AlignmentFlag.AlignLeft)
+        left.addWidget(self.write_button, 0, Qt.AlignmentFlag.AlignLeft)
         left.addStretch(1)
         self.left_scroll = _VerticalScroll(left_inner, "lesson_left_scroll")
 
@@ -597,6 +604,7 @@ class LessonView(QWidget):
         self.question_box.hide()
         self.tally_label.hide()
         self.explore_button.hide()
+        self.write_button.hide()
         self.back_button.setEnabled(False)
         self.next_button.setEnabled(False)
 
@@ -730,6 +738,10 @@ class LessonView(QWidget):
         if title:
             self.explore_button.setText(f"Explore it in the {title} panel ▶")
             self.explore_button.setToolTip("Switch to Explorer mode, with this panel in front")
+        stage = self.writable_stage()
+        self.write_button.setVisible(stage is not None)
+        if stage is not None:
+            self.write_button.setText(f"Write {stage.replace('_', ' ')} yourself ▶")
         if self.at_end():
             self.tally_label.setText(f"<b>End of the lesson.</b> {self.tally.text().capitalize()}.")
             self.tally_label.show()
@@ -738,6 +750,19 @@ class LessonView(QWidget):
             self.tally_label.show()
         else:
             self.tally_label.hide()
+
+    def writable_stage(self) -> str | None:
+        """The step's stage when it is one of the backward pass's (a learner can write it), else None."""
+        step = self.step
+        if step is None or step.widget != "tables" or not step.stage or self.batch is None:
+            return None
+        spec = next((s for s in self.batch.model.stage_specs if s.name == step.stage), None)
+        return step.stage if spec is not None and spec.backward else None
+
+    def _write(self) -> None:
+        stage = self.writable_stage()
+        if stage is not None:
+            self.write_requested.emit(stage)
 
     def _explore(self) -> None:
         if self.chapter is not None and self.chapter.panel:
