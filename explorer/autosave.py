@@ -146,8 +146,28 @@ def find_autosaves(folder=None, *, skip=()) -> list[Found]:
             item.batch_size = ckpt.config.batch_size
             item.corpus = _read_corpus_note(path)
         found.append(item)
+    _remove_dead_locks(folder, skip)
     found.sort(key=lambda f: f.made, reverse=True)
     return found
+
+
+def _remove_dead_locks(folder: Path, skip) -> None:
+    """Delete the lock files of runs that are over and left no autosave (they crashed before writing one).
+
+    Every run takes its lock when it starts, so a crash leaves one whether it
+    autosaved or not; the lock of a run that is still going is kept.
+    """
+    try:
+        locks = sorted(folder.glob(PREFIX + "*.lock"))
+    except OSError:
+        return
+    mine = {_sidecar(p, ".lock") for p in skip}
+    for path in locks:
+        if path in mine or _sidecar(path, ".npz").exists():
+            continue  # this run's own, or found above with its autosave
+        lock = _lock(path)
+        if lock.tryLock(0):  # the run that held it is gone
+            lock.unlock()  # deletes the file
 
 
 def _read_corpus_note(path: Path) -> dict:

@@ -243,6 +243,50 @@ def test_the_autosave_of_a_window_still_running_is_not_offered(window, qtbot, tm
     other.close()
 
 
+DEAD_RUN = """
+import os, sys
+from PySide6.QtCore import QLockFile
+from core.corpus import load_demo
+from core.trainer import Trainer
+folder, name, autosaved = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+if autosaved:
+    t = Trainer(load_demo())
+    t.run(3)
+    t.save(os.path.join(folder, name + ".npz"))
+lock = QLockFile(os.path.join(folder, name + ".lock"))
+lock.setStaleLockTime(0)
+assert lock.tryLock(0)
+os._exit(0)  # a crash: the lock file stays behind, its process gone
+"""
+
+
+def dead_run(tmp_path, folder, name: str, autosaved: bool) -> None:
+    script = tmp_path / "dead_run.py"
+    script.write_text(DEAD_RUN)
+    subprocess.run([sys.executable, str(script), str(folder), name, "1" if autosaved else "0"], check=True,
+                   timeout=60, cwd=REPO, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert (folder / f"{name}.lock").exists()
+
+
+def test_after_crashes_and_a_restore_only_the_living_runs_locks_are_left(window, qtbot, tmp_path, demo_corpus):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    dead_run(tmp_path, folder, "autosave-20240101-000000-1-aaaaaa", autosaved=True)
+    dead_run(tmp_path, folder, "autosave-20240101-000001-2-bbbbbb", autosaved=False)  # crashed before a save
+    other = create_window(corpus=demo_corpus)  # a window running now: its lock stays
+    qtbot.addWidget(other)
+    other.enable_autosave(folder, interval=3600)
+    window.answers.restore = True
+    saver = window.enable_autosave(folder, interval=3600)
+    assert window.offer_restore() and window.session.trainer.step == 3
+    saver.wait()
+    locks = sorted(p.name for p in folder.glob("*.lock"))
+    assert locks == sorted([saver.path.with_suffix(".lock").name, other.autosaver.path.with_suffix(".lock").name])
+    assert sorted(p.name for p in folder.glob("*.npz")) == [saver.path.name]
+    other.confirm_on_close = False
+    other.close()
+
+
 def test_an_autosave_made_on_another_corpus_loads_that_corpus(window, qtbot, tmp_path):
     text = tmp_path / "tiny.txt"
     text.write_text("the cat sat on the mat and the dog sat on the log\n" * 40)
