@@ -74,6 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--whole-process", action="store_true", help="time whole processes: wall(2 epochs) − wall(1 epoch)")
     p.add_argument("--torch-python", default="/tmp/torchenv/bin/python",
                    help="with --whole-process: a Python with torch and NumPy (default %(default)s; skipped if absent)")
+    p.add_argument("--thread-counts", default="1,2",
+                   help="with --whole-process: the references' thread settings (default %(default)s)")
     p.add_argument("--busy", action="store_true", help="with --whole-process: keep one core busy with a busy loop")
     p.add_argument("--give-up", type=float, default=4.0,
                    help="with --whole-process: a run longer than this many times the fastest 2-epoch run so far "
@@ -231,12 +233,12 @@ def whole_process_contenders(args):
             out.append((f"project, --overlap {mode}", f"overlap-{mode}", [str(command), "train", *data, "--overlap", mode], {}))
     for family, script in (("strong", "reference_numpy_strong.py"), ("exercise", "reference_numpy.py")):
         if family in args.only:
-            for t in (1, 2):
+            for t in [int(c) for c in args.thread_counts.split(",")]:
                 out.append((f"{family}, {t} BLAS thread{'s' * (t > 1)}", family,
                             [sys.executable, str(bench / script), *data], {"OPENBLAS_NUM_THREADS": str(t)}))
     if "torch" in args.only:
         if Path(args.torch_python).exists():
-            for t in (1, 2):
+            for t in [int(c) for c in args.thread_counts.split(",")]:
                 out.append((f"PyTorch, {t} thread{'s' * (t > 1)}", "torch",
                             [args.torch_python, str(bench / "reference_torch.py"), *data, "--threads", str(t)],
                             {"OMP_NUM_THREADS": str(t), "OPENBLAS_NUM_THREADS": str(t)}))
