@@ -701,7 +701,7 @@ def make_question(kind: str, step: Step, batch: LessonBatch, rng: np.random.Gene
     va, vb = float(values[ra, ca]), float(values[rb, cb])
     la, lb = _entry_label(part, ra, ca), _entry_label(part, rb, cb)
     ia, ib = part.index_of(ra, ca), part.index_of(rb, cb)
-    why = _why(batch, name, ia, va) + "\n" + _why(batch, name, ib, vb)  # (a line each)
+    why = "\n" + _why(batch, name, ia, va) + "\n" + _why(batch, name, ib, vb)  # (a line each)
     return Question("bigger", f"Which will be bigger: {la} or {lb}?", [la, lb], 0 if va > vb else 1, why, [ia, ib])
 
 

@@ -523,3 +523,42 @@ def test_the_backward_steps_lead_to_writing_their_stage_yourself(make_window, qt
     qtbot.waitUntil(lambda: dock.isVisible() and not dock.visibleRegion().isEmpty())
     assert w.write_view.stage_combo.currentData() == "through_activation"
     assert "def through_activation(" in w.write_view.code()
+
+
+def test_a_bigger_questions_feedback_writes_each_calculation_on_a_line_of_its_own(make_window, qtbot):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.go_to(next(i for i, (_c, s) in enumerate(view.steps) if s.question == "bigger"))
+    q = view.question
+    (a, b) = q.entries
+    name = view.batch.result_of(view.step)
+    qtbot.mouseClick(view.answer_buttons[1 - q.answer], Qt.MouseButton.LeftButton)
+    lines = [line.strip() for line in _plain(view.feedback).splitlines() if line.strip()]
+    first, second = (" ".join(view.batch.entry_formula(name, i).text.split()) for i in (a, b))
+    assert lines[0].startswith("Not quite") and lines[1:] == [first, second]
+
+
+def test_a_vectors_caption_counts_the_columns_it_shows(make_window):
+    w = make_window()
+    w.action_mode_lesson.trigger()
+    view = w.lesson_view
+    view.predict_check.setChecked(False)
+    view.go_to(next(i for i, (_c, s) in enumerate(view.steps) if "b_o" in s.show))
+    group = view.groups["b_o"]
+    V = len(view.batch.vocab)
+    assert group.table.rowCount() == 1 and group.table.columnCount() < V
+    assert f"showing {group.table.columnCount()} of {V} columns" in _plain(group.title)
+    assert "rows" not in _plain(group.title)
+
+
+def test_the_lessons_words_say_what_their_steps_show(make_window):
+    w = make_window()
+    view = w.lesson_view
+    batch = view.batch
+    softmax = next(s for _c, s in view.steps if s.stage == "softmax")
+    assert "every word gets about 1/V" not in softmax.text and "close to 1/V" in softmax.text
+    spread = batch.array("p") * len(batch.vocab)  # 'close to 1/V, within a few times of it, either way'
+    assert 1 / 5 < spread.min() and spread.max() < 5 and spread.max() > 1.5  # (not 'about 1/V': up to 3/V)
+    first_sketch = next(s for _c, s in view.steps if s.widget == "sketch")
+    assert "forward pass" not in first_sketch.title.lower()  # the step shows the backward pass too

@@ -218,10 +218,13 @@ class TableGroup(QWidget):
         if self.part.cut:
             rows, cols = self.part.values.shape
             shown = []
-            if len(self.part.rows) < (array.shape[0] if array.ndim else 1):
-                shown.append(f"{rows} of {array.shape[0]} rows")
-            if array.ndim > 1 and len(self.part.cols) < array.shape[1]:
-                shown.append(f"{cols} of {array.shape[1]} columns")
+            if array.ndim == 1:  # (a vector is drawn as one row: its entries are the columns)
+                shown.append(f"{cols} of {array.shape[0]} columns")
+            else:
+                if len(self.part.rows) < array.shape[0]:
+                    shown.append(f"{rows} of {array.shape[0]} rows")
+                if len(self.part.cols) < array.shape[1]:
+                    shown.append(f"{cols} of {array.shape[1]} columns")
             title += f"<br><span style='color:{MUTED}'>showing {', '.join(shown)}: the words that matter</span>"
         self.title = QLabel(title)
         self.title.setObjectName(f"lesson_title_{name}")
