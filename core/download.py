@@ -177,27 +177,53 @@ def download_hinton(
 
     Raises ``InputError`` for a bad ``prefix`` or ``timeout``, and
     ``DownloadError`` (one line) for anything that failed; files completed
-    before the failure stay, they are verified.
+    before the failure stay, they are verified. Folders the download created
+    and left empty are removed.
     """
     urls = file_urls(prefix)
     if not timeout > 0:
         raise InputError(f"the download timeout must be a positive number of seconds, not {timeout!r}")
     folder = Path(dest) if dest is not None else cache_dir()
+    created = _missing_folders(folder)  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        _remove_empty(created)
         raise DownloadError(f"cannot create the folder {folder}: {e.strerror or e}") from None
 
     n_files = len(HINTON_FILES)
-    for index, name in enumerate(HINTON_FILES):
-        if _is_good(folder / name, name):
-            if progress is not None:
-                progress(name, index, n_files, HINTON_SIZES[name], HINTON_SIZES[name])
-            continue
-        if cancelled is not None and cancelled():
-            raise DownloadCancelled(f"download of {name} cancelled")
-        _download_file(name, urls[name], folder, index, n_files, progress, cancelled, timeout)
+    try:
+        for index, name in enumerate(HINTON_FILES):
+            if _is_good(folder / name, name):
+                if progress is not None:
+                    progress(name, index, n_files, HINTON_SIZES[name], HINTON_SIZES[name])
+                continue
+            if cancelled is not None and cancelled():
+                raise DownloadCancelled(f"download of {name} cancelled")
+            _download_file(name, urls[name], folder, index, n_files, progress, cancelled, timeout)
+    except BaseException:
+        _remove_empty(created)  # a failure before any file arrived leaves no empty folder behind
+        raise
     return folder
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    out = []
+    path = folder.absolute()
+    while not path.exists() and path != path.parent:
+        out.append(path)
+        path = path.parent
+    return out
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this download created (deepest first), as long as they are empty."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:  # not empty (a verified file stayed), or already gone: leave it and its parents
+            return
 
 
 def _download_file(

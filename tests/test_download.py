@@ -135,6 +135,8 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def temp_files(folder: Path) -> list[str]:
+    if not folder.exists():  # removed: the download created it and left it empty
+        return []
     return sorted(p.name for p in folder.iterdir() if p.name not in HINTON_FILES)
 
 
@@ -254,7 +256,8 @@ def test_a_failing_file_leaves_nothing_behind(server, tmp_path, mode, name, expe
     assert not (dest / name).exists()
     for earlier in NAMES[:failed_at]:  # verified files stay
         assert sha256(dest / earlier) == HINTON_FILES[earlier][1]
-    assert sorted(os.listdir(dest)) == sorted(NAMES[:failed_at])
+    assert dest.exists() == (failed_at > 0)  # a folder left empty is removed
+    assert (sorted(os.listdir(dest)) if dest.exists() else []) == sorted(NAMES[:failed_at])
 
 
 def test_connection_refused(tmp_path):
@@ -266,7 +269,22 @@ def test_connection_refused(tmp_path):
     message = str(info.value)
     assert message.startswith("download of raw_sentences.txt failed:")
     assert f"127.0.0.1:{port}" in message and "\n" not in message
-    assert os.listdir(tmp_path / "dest") == []
+    assert not (tmp_path / "dest").exists()  # no empty folder left behind
+
+
+def test_a_failed_download_into_the_cache_leaves_no_empty_folders_but_keeps_ones_that_were_there(tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("BACKPROP_EXPLORER_CACHE", str(tmp_path / "cache" / "backprop-explorer"))
+    with pytest.raises(DownloadError):
+        download_hinton(None, f"http://127.0.0.1:{port}/", timeout=2)
+    assert os.listdir(tmp_path) == []  # neither …/hinton nor the folders made for it
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    with pytest.raises(DownloadError):
+        download_hinton(kept, f"http://127.0.0.1:{port}/", timeout=2)
+    assert kept.is_dir() and os.listdir(kept) == []  # a folder the user had is never removed
 
 
 @pytest.mark.parametrize("when", ["first progress call", "middle of the first file"])
@@ -283,7 +301,7 @@ def test_cancel_leaves_nothing_behind(server, tmp_path, when):
     with pytest.raises(DownloadCancelled, match="raw_sentences.txt cancelled") as info:
         download_hinton(dest, server.url, progress=progress, cancelled=stop.is_set, timeout=5)
     assert isinstance(info.value, DownloadError)
-    assert os.listdir(dest) == []  # no final file, no temp file
+    assert not dest.exists()  # no final file, no temp file, no empty folder
     assert server.requests == ["raw_sentences.txt"]
     if when == "first progress call":
         assert len(calls) == 1
@@ -295,7 +313,7 @@ def test_cancel_before_anything_makes_no_request(server, tmp_path):
     with pytest.raises(DownloadCancelled):
         download_hinton(tmp_path / "dest", server.url, cancelled=lambda: True, timeout=5)
     assert server.requests == []
-    assert os.listdir(tmp_path / "dest") == []
+    assert not (tmp_path / "dest").exists()
 
 
 def test_existing_files_survive_a_failing_download(server, tmp_path):
@@ -426,7 +444,7 @@ def test_connect_timeout_and_incomplete_read(tmp_path, monkeypatch):
     monkeypatch.setattr(download.urllib.request, "urlopen", lambda url, timeout: Truncated(b"x" * 4096))
     with pytest.raises(DownloadError, match=r"connection closed after 4,096 of 2,955,731 bytes of raw_sentences.txt"):
         download_hinton(tmp_path / "b", "http://mirror.invalid/", timeout=0.5)
-    assert os.listdir(tmp_path / "b") == []
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # no empty folders left
 
 
 def test_disk_error_leaves_nothing_behind(server, tmp_path, monkeypatch):
@@ -441,4 +459,4 @@ def test_disk_error_leaves_nothing_behind(server, tmp_path, monkeypatch):
     with pytest.raises(DownloadError) as info:
         download_hinton(tmp_path / "dest", server.url, timeout=5)
     assert str(info.value) == f"cannot write raw_sentences.txt in {tmp_path / 'dest'}: No space left on device"
-    assert os.listdir(tmp_path / "dest") == []
+    assert not (tmp_path / "dest").exists()
