@@ -42,7 +42,7 @@ from .model import Config, FourGramModel
 from .repeats import batches_with_repeats, repeated_rows
 from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, CallResult, NotAnArray, Sandbox
 from .specs import format_value
-from .stages import UPDATE, run_stages
+from .stages import UPDATE, run_minibatch, run_stages
 from .text import plural
 
 KINDS = ("exact", "close", "wrong", "shape", "raised", "timed out", "crashed")
@@ -202,6 +202,14 @@ class Verdict:
     checked minibatch (0-based) and ``minibatch`` its number in training order;
     ``line`` the line of the file (a raised exception); ``output`` what the
     function printed; ``inputs`` the names it was passed.
+
+    ``downstream`` (a ``wrong`` verdict only): the arrays computed after the
+    stage that go wrong on the same minibatch when the learner's result is
+    swapped in and the network's own code computes the rest, in stage order,
+    each with its largest relative difference (max |diff| / max |true|; inf
+    where NaN or infinite); ``update`` changes are named ``ΔW_emb``, ... An
+    ``update`` verdict lists the parameters whose change goes wrong (it is the
+    last stage). ``swapped`` holds what was swapped in, by name.
     """
 
     stage: str
@@ -219,6 +227,24 @@ class Verdict:
     max_diff: float | None = None
     seconds: float = 0.0  # how long the call took (a timed-out one: until it was stopped)
     referee: list = field(default_factory=list)  # core.gradcheck.GradCheck of the entries refereed
+    downstream: tuple[tuple[str, float], ...] = ()
+    swapped: dict = field(default_factory=dict)
+
+    @property
+    def main_text(self) -> str:
+        """The verdict without its downstream clause (shown on a line of its own in the window)."""
+        clause = self.downstream_clause
+        return self.text.removesuffix("; " + clause) if clause else self.text
+
+    @property
+    def downstream_detail(self) -> str:
+        """'dW_h 3.1, db_h 2.9, ΔW_h 3.1': each array that goes wrong downstream with its largest relative difference."""
+        return ", ".join(f"{name} {_num(rel) if math.isfinite(rel) else 'NaN or ∞'}" for name, rel in self.downstream)
+
+    @property
+    def downstream_clause(self) -> str:
+        """'downstream: dW_h, db_h and the update of W_h, b_h go wrong', the verdict's last clause ("" if none)."""
+        return downstream_clause(self.downstream, last=self.stage == UPDATE) if self.kind == "wrong" and self.swapped else ""
 
     @property
     def ok(self) -> bool:
@@ -328,6 +354,79 @@ def _same_to(a, b, rtol: float) -> bool:
 
 def _num(v: float) -> str:
     return format_value(v, 2).replace("−", "-") if math.isfinite(v) else format_value(v)
+
+
+# ---- downstream ------------------------------------------------------------------------------------------
+
+
+def downstream_clause(downstream, last: bool = False) -> str:
+    """'downstream: dW_h, de and the update of W_h, W_emb go wrong' ('…: nothing else goes wrong' for none).
+
+    ``last``: the stage is the update, whose own changes are the list.
+    """
+    arrays = [n for n, _ in downstream if not n.startswith("Δ")]
+    updated = [n[1:] for n, _ in downstream if n.startswith("Δ")]
+    if last:
+        return ("downstream: nothing but the update itself (of " + ", ".join(updated) + ")" if updated else
+                "downstream: nothing else goes wrong")
+    parts = [", ".join(arrays)] if arrays else []
+    if updated:
+        parts.append("the update of " + ", ".join(updated))
+    if not parts:
+        return "downstream: nothing else goes wrong"
+    many = len(arrays) > 1 or (arrays and updated)
+    return f"downstream: {' and '.join(parts)} go{'' if many else 'es'} wrong"
+
+
+def _relative(true, got) -> float:
+    """max |got − true| / max |true| (inf when got holds NaN or infinity, or true is all zero)."""
+    t, g = np.asarray(true, np.float64), np.asarray(got, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(g - t)
+    if not d.size:
+        return 0.0
+    if not np.isfinite(d).all():
+        return math.inf
+    scale = float(np.abs(t).max())
+    big = float(d.max())
+    return big / scale if scale > 0 else (math.inf if big > 0 else 0.0)
+
+
+def _downstream(ref: Reference, k: int, stage: str, results: tuple[str, ...], swapped: dict):
+    """What goes wrong after ``stage`` on minibatch ``k`` with ``swapped`` {result: array} in place of its results.
+
+    The network's own code recomputes everything after the stage (core.stages.run_minibatch) on a copy of
+    the network as it was before the minibatch; each array is compared with the reference run's. For
+    ``update``, ``swapped`` holds the changes {ΔW_emb: ...} and its own arrays are the ones compared.
+    """
+    b = ref.batches[k]
+    model = ref.model_at(b)
+    record: dict = {}
+    if stage == UPDATE:
+        replace = {UPDATE: (("Δθ",), lambda args: swapped["Δ" + args["name"]])}
+    else:
+        out = tuple(swapped[r] for r in results)
+        replace = {stage: (results, lambda values: out if len(out) > 1 else out[0])}
+    with np.errstate(all="ignore"):
+        run_minibatch(model, b.x, b.t, replace, record=record)
+    truth = dict(b.arrays)
+    truth.update({"Δ" + p: v for p, v in b.updates.items()})
+    names = _stage_names(ref.model)
+    seen = set(b.state) | set(_sizes(ref.model, b.x.shape[0]))
+    wrong, after = [], False
+    for name in names:
+        arrays = record.get(name, {})
+        if after or stage == UPDATE == name:
+            for a, value in arrays.items():
+                if a in seen or a not in truth:
+                    continue
+                expected = np.asarray(truth[a])
+                value = np.asarray(value)
+                if value.shape != expected.shape or _differs(expected, value).any():
+                    wrong.append((a, _relative(expected, value) if value.shape == expected.shape else math.inf))
+        seen |= set(arrays)
+        after = after or name == stage
+    return tuple(wrong)
 
 
 # ---- diagnosis ---------------------------------------------------------------------------------------------
@@ -606,6 +705,9 @@ class _Run:
         for name, e, g in zip(names, expected, got):
             verdict = self._compare(fn, name, k, e, g, kwargs, [h[names.index(name)] for h in history], common, when)
             if not verdict.ok:
+                if verdict.kind == "wrong" and verdict.diff_mask is not None and fn.name != UPDATE:
+                    self._add_downstream(verdict, k, fn.results, {r: _usable(e, g) for r, e, g in
+                                                                  zip(fn.results, expected, got)})
                 return verdict
             if worst is None or (verdict.max_diff or 0) > (worst.max_diff or 0):
                 worst = verdict
@@ -648,6 +750,12 @@ class _Run:
         return Verdict(kind="wrong", text=text + when, result=name, expected=e, got=g, diff_mask=mask, max_diff=big,
                        referee=checks, **common)
 
+    def _add_downstream(self, verdict: Verdict, k: int, results: tuple[str, ...], swapped: dict) -> None:
+        """Swap the learner's results into minibatch ``k``: which later arrays go wrong (the verdict's last clause)."""
+        verdict.swapped = swapped
+        verdict.downstream = _downstream(self.ref, k, verdict.stage, results, swapped)
+        verdict.text += "; " + verdict.downstream_clause
+
     def _overflow_probe(self, fn: StageFunction, info: dict) -> Verdict | None:
         """The softmax also on logits shifted up by 1000 (same probabilities): an unshifted exp overflows."""
         model = self.ref.model
@@ -673,6 +781,8 @@ class _Run:
                             f"{OVERFLOW_SHIFT:g} (the same probabilities) {plural(rows, 'row')} of {fn.results[0]} "
                             f"are NaN: exp of a logit above about 709 is infinite; subtract each row's maximum "
                             f"first")
+            if verdict.downstream_clause:
+                verdict.text += "; " + verdict.downstream_clause
         else:
             verdict.text = f"{verdict.text} (on the logits plus {OVERFLOW_SHIFT:g}, which give the same {fn.results[0]})"
         return verdict
@@ -681,18 +791,40 @@ class _Run:
         """``update`` once per parameter and minibatch; the first parameter that fails gives the verdict."""
         passed = []
         for k, b in enumerate(self.ref.batches):
+            changes = {}  # this minibatch's Δθ as the learner's function gave them
             for pname in self.ref.model.params:
                 if self.cancel is not None and self.cancel.is_set():
                     break
-                values = {"name": pname, "theta": b.state[pname], "grad": b.arrays["d" + pname],
-                          "v": b.state["v_" + pname], "learning_rate": b.learning_rate, "momentum": b.momentum}
-                verdict = self._one(fn, info, k, values, [b.updates[pname]], [], result_names=("Δ" + pname,))
+                verdict = self._one_update(fn, info, k, pname)
+                changes["Δ" + pname] = _usable(b.updates[pname], verdict.got)
                 if not verdict.ok:
+                    if verdict.kind == "wrong" and verdict.diff_mask is not None:
+                        for other in self.ref.model.params:  # the rest of the parameters, for the downstream list
+                            if "Δ" + other not in changes:
+                                changes["Δ" + other] = _usable(b.updates[other], self._one_update(fn, info, k, other).got)
+                        self._add_downstream(verdict, k, ("Δθ",), changes)
                     return verdict
                 passed.append(verdict)
         if not passed:
             return Verdict(fn.name, "raised", "not checked: cancelled")
         return _summary(passed)
+
+
+    def _one_update(self, fn: StageFunction, info: dict, k: int, pname: str) -> Verdict:
+        b = self.ref.batches[k]
+        values = {"name": pname, "theta": b.state[pname], "grad": b.arrays["d" + pname],
+                  "v": b.state["v_" + pname], "learning_rate": b.learning_rate, "momentum": b.momentum}
+        return self._one(fn, info, k, values, [b.updates[pname]], [], result_names=("Δ" + pname,))
+
+
+def _usable(expected, got) -> np.ndarray:
+    """The learner's result as an array to swap in, or the reference where it cannot be (not numbers, other shape)."""
+    e = np.asarray(expected)
+    if isinstance(got, np.ndarray) and got.dtype.kind in "biuf":
+        g = got.reshape(()) if e.shape == () and got.size == 1 else got
+        if g.shape == e.shape:
+            return np.asarray(g, np.float64)
+    return np.array(e, np.float64)
 
 
 def _summary(passed: list[Verdict]) -> Verdict:

@@ -146,7 +146,7 @@ def run_stages(model: FourGramModel, x, t, *, batch: int = 0, check_finite=True)
         )
 
 
-def run_minibatch(model: FourGramModel, x, t, replace=None) -> float:
+def run_minibatch(model: FourGramModel, x, t, replace=None, record: dict | None = None) -> float:
     """One whole minibatch on ``model`` (its update applied), stage by stage; returns its loss.
 
     ``replace`` swaps stages for other code: ``{stage name: (results, fn)}``,
@@ -164,6 +164,12 @@ def run_minibatch(model: FourGramModel, x, t, replace=None) -> float:
     (computed from the p in use, a swapped softmax's too), or a swapped
     loss stage's own L. Raises ValueError when ``fn``'s result does not have
     the stage's shapes, and whatever ``fn`` raises.
+
+    ``record`` (a dict) receives, stage by stage in order, ``{stage name:
+    {array name: copy}}`` of what each stage yielded (a swapped stage's
+    results as swapped in), the mean loss as "L" with the loss stage, and
+    the update's changes ``ΔW_emb``, ... (a swapped update's) as they were
+    applied.
     """
     import unicodedata
 
@@ -178,6 +184,8 @@ def run_minibatch(model: FourGramModel, x, t, replace=None) -> float:
         if name == UPDATE:
             if UPDATE in replace:
                 _swap_update(model, before_update, replace[UPDATE][1], kw.get("extras", {}))
+            if record is not None:
+                record[name] = {"Δ" + k: np.array(v) for k, v in model.velocity.items()}
             break
         values.update(_read_only(arrays))
         if name in replace:
@@ -198,6 +206,10 @@ def run_minibatch(model: FourGramModel, x, t, replace=None) -> float:
                 values[r] = _read_only({r: target})[r]
         if name == "loss" and "loss" not in replace:
             loss = float(np.mean(arrays["loss_n"]))
+        if record is not None:
+            record[name] = {k: np.array(v) for k, v in arrays.items()}
+            if name == "loss":
+                record[name]["L"] = np.array(loss)
         if UPDATE in replace and name == model.stage_specs[-2].name:  # the update's inputs, before it runs
             before_update = model.state()
     return loss

@@ -308,3 +308,17 @@ def test_stop_ends_an_endless_loop_at_once_and_training_reports_its_progress(vie
         assert view.train()
         view._progress.changed.connect(lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (20, 20) and [d for d, _t in seen] == sorted(d for d, _t in seen)
+
+
+def test_a_wrong_verdict_shows_what_goes_wrong_downstream_under_it(view, qtbot):
+    verdict = _run(view, qtbot, MISSING_DERIVATIVE, stage="through_activation")
+    assert verdict.kind == "wrong"
+    shown = view.downstream_label.text()
+    assert not view.downstream_label.isHidden()
+    assert "Downstream: dW_h, db_h, de, dW_emb and the update of W_emb, W_h, b_h go wrong" in shown
+    assert "dW_h " in shown and "largest relative difference" in shown
+    assert "downstream:" not in view.verdict_label.text()  # said once, on its own line
+    assert "derivative is missing" in view.verdict_label.text()
+    # A right answer has nothing downstream: the line goes.
+    _run(view, qtbot, CORRECT_EMBEDDING_GRADIENT)
+    assert view.downstream_label.isHidden() and view.downstream_label.text() == ""

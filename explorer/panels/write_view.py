@@ -205,12 +205,7 @@ class WriteView(QWidget):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([1000, 1000])  # half each, whatever the panel's width
 
-        self.status = QLabel()
-        self.status.setObjectName("write_status")
-        self.status.setWordWrap(True)
-        self.status.setTextFormat(Qt.TextFormat.RichText)
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = _text_label("write_status")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -261,12 +256,10 @@ class WriteView(QWidget):
         buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
 
-        self.verdict_label = QLabel("Write the function, then Run.")
-        self.verdict_label.setObjectName("write_verdict")
-        self.verdict_label.setWordWrap(True)
-        self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
-        self.verdict_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verdict_label = _text_label("write_verdict", "Write the function, then Run.")
+        # A wrong verdict's arrays after the stage that go wrong with the learner's result swapped in.
+        self.downstream_label = _text_label("write_downstream")
+        self.downstream_label.hide()
 
         self.heatmap = Heatmap()
         self.heatmap.setMinimumSize(220, 200)
@@ -324,6 +317,7 @@ class WriteView(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addLayout(buttons)
         rl.addWidget(self.verdict_label)
+        rl.addWidget(self.downstream_label)
         rl.addWidget(self.tabs, 1)
 
     # ---- what is shown ---------------------------------------------------------------------------------
@@ -399,6 +393,7 @@ class WriteView(QWidget):
             self.verdict = None
             self.verdict_label.setText("Write the function, then Run.")
             self.verdict_label.setToolTip("")
+            self._show_downstream(None)
             self.answer_button.setEnabled(False)
             self._show_map()
         self.stage_shown.emit(name)
@@ -564,6 +559,7 @@ class WriteView(QWidget):
         started = self._start(job, self._on_verdict, f"Checking {stage} in a separate process…")
         if started:
             self.verdict_label.setText(f"Running {html.escape(stage)}…")
+            self._show_downstream(None)
         return started
 
     def _on_verdict(self, verdict, error: str = "") -> None:
@@ -580,13 +576,28 @@ class WriteView(QWidget):
             self._say(error, error=True)
         else:
             other = f"({verdict.stage}) " if verdict.stage != self._stage else ""  # picked another stage since
-            self.verdict_label.setText(_badge(verdict.kind, verdict.kind) + " " + html.escape(other + verdict.text))
+            self.verdict_label.setText(_badge(verdict.kind, verdict.kind) + " " + html.escape(other + verdict.main_text))
             self.verdict_label.setToolTip(verdict.text)
             self.answer_button.setEnabled(verdict.expected is not None)
             self._say(f"{verdict.stage}: {verdict.kind}")
             self.tabs.setCurrentIndex(0)
+        self._show_downstream(verdict)
         self._show_map()
         self.verdict_shown.emit(verdict)
+
+    def _show_downstream(self, verdict) -> None:
+        """Under a wrong verdict: what goes wrong after the stage when the learner's result is swapped in."""
+        clause = verdict.downstream_clause if verdict is not None else ""
+        self.downstream_label.setVisible(bool(clause))
+        if not clause:
+            self.downstream_label.setText("")
+            return
+        text = html.escape(clause[0].upper() + clause[1:])
+        if verdict.downstream:
+            text += ("<br><small>Your result swapped in, the network's code computing the rest on the same "
+                     "minibatch; largest relative difference of each: " + html.escape(verdict.downstream_detail)
+                     + "</small>")
+        self.downstream_label.setText(text)
 
     def _show_map(self, *_args) -> None:
         """The difference to the true array (its entries that differ marked), or with the answer on, the true one."""
@@ -689,6 +700,17 @@ class WriteView(QWidget):
             self._cancel.set()
         for task in list(self._threads):
             task.wait()
+
+
+def _text_label(name: str, text: str = "") -> QLabel:
+    """A wrapping, selectable rich-text line of the panel that takes the width it is given."""
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
 
 
 def _badge(kind: str, text: str) -> str:
