@@ -66,9 +66,10 @@ from .panels.write_view import WriteView
 # Panels that start in a tab behind another: built the first time they are shown or used, not at start-up.
 DEFERRED_PANELS = ("embedding_grad_view", "health_view", "embedding_map_view", "gradcheck_view", "write_view")
 WIDE_LAYOUT = 1500  # pixels: a narrower window (a laptop's) gets the two-column layout
+TALL_LAYOUT = 880  # pixels: a shorter window puts the loss plot and the predictions in tabs, each at full height
 # Of the saved dock layout (2: the gradient health panel; 3: two columns on a laptop; 4: the "Write it
-# yourself" panel): another version's is not restored.
-LAYOUT_VERSION = 4
+# yourself" panel; 5: loss and predictions in tabs on a short screen): another version's is not restored.
+LAYOUT_VERSION = 5
 MODES = ("lesson", "explorer")  # Lesson mode: the lesson fills the window; Explorer mode: the docked panels
 
 
@@ -546,10 +547,12 @@ class MainWindow(QMainWindow):
         """The default layout: network on top; hyperparameters | matrices | loss over predictions.
 
         A window narrower than ``WIDE_LAYOUT`` (a laptop) has two columns: the hyperparameters and the
-        gradient check join the predictions' tabs, and the matrices get the width.
+        gradient check join the predictions' tabs, and the matrices get the width. A window shorter than
+        ``TALL_LAYOUT`` has no room for the loss plot above the predictions (each needs a plot some 150
+        pixels tall): the loss comes first in their tabs, in front.
         """
         d = self.docks
-        self._compact = self.width() < WIDE_LAYOUT
+        self._compact, self._short = self._layout_kind()
         for dock in d.values():
             self.removeDockWidget(dock)
         # All in one dock area, split: sizes then behave (the centre is empty and hidden).
@@ -560,7 +563,10 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(d["network_view"], d["hyperparams_view"], Qt.Vertical)
             self.splitDockWidget(d["hyperparams_view"], d["matrix_view"], Qt.Horizontal)
         self.splitDockWidget(d["matrix_view"], d["loss_view"], Qt.Horizontal)
-        self.splitDockWidget(d["loss_view"], d["predictions_view"], Qt.Vertical)
+        if self._short:
+            self.tabifyDockWidget(d["loss_view"], d["predictions_view"])
+        else:
+            self.splitDockWidget(d["loss_view"], d["predictions_view"], Qt.Vertical)
         self.tabifyDockWidget(d["matrix_view"], d["embedding_grad_view"])
         self.tabifyDockWidget(d["embedding_grad_view"], d["health_view"])
         self.tabifyDockWidget(d["health_view"], d["write_view"])
@@ -572,7 +578,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(d["hyperparams_view"], d["gradcheck_view"])
         for dock in d.values():
             dock.show()
-        for key in ("matrix_view", "hyperparams_view", "predictions_view"):
+        for key in ("matrix_view", "hyperparams_view", "predictions_view") + (("loss_view",) if self._short else ()):
             d[key].raise_()
         self._size_docks()
         if self.mode == "lesson":
@@ -592,8 +598,14 @@ class MainWindow(QMainWindow):
                 [int(w * 0.20), int(w * 0.41), int(w * 0.39)],
                 Qt.Horizontal,
             )
-        rest = h - top
-        self.resizeDocks([d["loss_view"], d["predictions_view"]], [int(rest * 0.42), int(rest * 0.58)], Qt.Vertical)
+        if not self._short:
+            rest = h - top
+            self.resizeDocks([d["loss_view"], d["predictions_view"]], [int(rest * 0.42), int(rest * 0.58)],
+                             Qt.Vertical)
+
+    def _layout_kind(self) -> tuple[bool, bool]:
+        """(compact, short): narrower than ``WIDE_LAYOUT``, shorter than ``TALL_LAYOUT``."""
+        return self.width() < WIDE_LAYOUT, self.height() < TALL_LAYOUT
 
     # ---- the two modes -------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
@@ -1166,7 +1178,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized:  # dock sizes need the laid-out window: set them once it is shown
             self._sized = True
-            if self._compact != (self.width() < WIDE_LAYOUT):
+            if (self._compact, self._short) != self._layout_kind():
                 self._arrange_docks()  # shown at another size than it was made at: the layout for this one
             else:
                 self._size_docks()

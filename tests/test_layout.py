@@ -2,15 +2,18 @@
 
 At 1280×720, 1366×768 and 1920×1080 the default layout shows every panel
 without a horizontal scroll bar, every heatmap on screen at least 200 pixels
-tall and no label cut off; panels that share a place in tabs are brought
-forward one by one and checked the same way. At 1024×700 nothing is cut off
+tall, the loss plot's area and the predictions' bars at least 150 pixels tall
+(every bar of the top 10 drawn), no axis title of a plot cut off, the columns
+of the embedding gradient's word list readable and no label cut off; panels
+that share a place in tabs are brought forward one by one and checked the same way. At 1024×700 nothing is cut off
 either (panels may share more tabs there).
 """
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import Qt as QtGuiQt, QTextDocument
 from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea, QWidget
 
@@ -18,6 +21,8 @@ from explorer.app import create_window
 from explorer.widgets.heatmap import Heatmap
 
 MIN_HEATMAP = 200  # pixels: the height of a heatmap's plot (the coloured matrix with its axes)
+WHERE_SAMPLE = "example 99 pos 3, …"  # a word's first place in the word list, whole before the "…"
+MIN_PLOT = 150  # pixels: the loss plot's area between its axes, the predictions' room for their bars
 LAPTOPS = [(1280, 720), (1366, 768), (1920, 1080)]
 
 
@@ -107,6 +112,67 @@ def overlapping_labels(window) -> list[str]:
     return out
 
 
+def clipped_axis_titles(window) -> list[str]:
+    """Axis titles of plots on screen that do not lie whole inside their plot widget ("ross-entropy")."""
+    out = []
+    for plot in window.findChildren(pg.PlotWidget):
+        if not on_screen(plot):
+            continue
+        shown = QRectF(plot.viewport().rect()).adjusted(-1, -1, 1, 1)
+        for name in ("left", "bottom", "right", "top"):
+            axis = plot.getPlotItem().getAxis(name)
+            if not axis.isVisible() or not axis.label.isVisible() or not axis.labelText:
+                continue
+            margin = axis.label.document().documentMargin()  # around the text, blank
+            text = axis.label.boundingRect().adjusted(margin, margin, -margin, -margin)
+            title = plot.mapFromScene(axis.label.mapToScene(text)).boundingRect()
+            if not shown.contains(QRectF(title)):
+                out.append(f"{plot.objectName() or 'a plot'}: the {name} axis title {axis.labelText!r} is cut off "
+                           f"({title.height()} px tall in a {plot.height()} px plot)")
+    return out
+
+
+def short_plots(window) -> list[str]:
+    """The loss plot's area and the predictions' bars, when on screen, under ``MIN_PLOT`` pixels tall or
+    with bars cut off."""
+    out = []
+    loss = window.panels.get("loss_view")
+    if loss is not None and on_screen(loss.plot_widget) and loss.plot_item.vb.height() < MIN_PLOT:
+        out.append(f"the loss plot's area is {loss.plot_item.vb.height():.0f} px tall")
+    predictions = window.panels.get("predictions_view")
+    if predictions is not None and on_screen(predictions.chart):
+        chart = predictions.chart
+        rows = chart.rows()
+        room = chart.height() - chart.row_rect(0).top()
+        if room < MIN_PLOT:
+            out.append(f"the predictions' bars have {room} px")
+        drawn = sum(chart.row_rect(i).bottom() < chart.height() for i in range(len(rows)))
+        if drawn < min(len(rows), 10):
+            out.append(f"the predictions chart draws {drawn} of its {len(rows)} bars")
+    return out
+
+
+def cut_columns(window) -> list[str]:
+    """The embedding gradient's list of touched words, on screen: a header cut, or no first place whole."""
+    view = window.panels.get("embedding_grad_view")
+    if view is None or not on_screen(view.word_table) or view.naive_check.isChecked():
+        return []  # beside the naive update's second matrix the list is narrower (its places end in "…" sooner)
+    table = view.word_table
+    header = table.horizontalHeader()
+    out = []
+    for c in range(table.columnCount()):
+        need = header.sectionSizeFromContents(c).width()
+        if header.sectionSize(c) < need:
+            out.append(f"the word list's column {table.horizontalHeaderItem(c).text()!r} is {header.sectionSize(c)} "
+                       f"px wide, its header needs {need}")
+    need = table.fontMetrics().horizontalAdvance(WHERE_SAMPLE)
+    visible = table.viewport().width() - header.sectionViewportPosition(3)
+    if min(header.sectionSize(3), visible) < need:
+        out.append(f"the word list shows {min(header.sectionSize(3), visible)} px of its places, "
+                   f"{WHERE_SAMPLE!r} needs {need}")
+    return out
+
+
 def problems(window, where: str) -> list[str]:
     found = overlapping_labels(window)
     for name, dock in window.docks.items():
@@ -123,6 +189,7 @@ def problems(window, where: str) -> list[str]:
             owner = type(owner).__name__
             found.append(f"a heatmap of {owner} is {heatmap.plot_widget.height()} px tall")
     found += clipped_labels(window)
+    found += clipped_axis_titles(window) + short_plots(window) + cut_columns(window)
     label = window.stage_label  # the toolbar's stage: shortened with "…" if need be, never hidden
     if not label.isVisible():
         found.append(f"the stage label is hidden behind the toolbar's extension button: {label.text()!r}")
@@ -192,6 +259,7 @@ def test_a_small_screen_cuts_nothing_off(make_window, qtbot):
 def test_the_checks_see_a_cut_label_a_scroll_bar_and_a_short_heatmap(make_window, qtbot):
     window = make_window(1366, 768)
     panel = window.predictions_view
+    window.docks["predictions_view"].raise_()  # (it shares its place with the loss plot there)
     label = QLabel("a label far too long for the few pixels it is given")
     label.setFixedWidth(80)
     panel.layout().addWidget(label)
@@ -200,6 +268,14 @@ def test_the_checks_see_a_cut_label_a_scroll_bar_and_a_short_heatmap(make_window
     panel.setMinimumWidth(2000)
     qtbot.waitUntil(lambda: window.docks["predictions_view"].widget().horizontalScrollBar().isVisible())
     assert any(p.startswith("wide: predictions_view: a horizontal scroll bar") for p in problems(window, "wide"))
+    loss = window.loss_view
+    loss.plot_widget.setMinimumHeight(0)
+    loss.plot_widget.setMaximumHeight(60)
+    window.docks["loss_view"].raise_()
+    qtbot.waitUntil(lambda: on_screen(loss.plot_widget) and loss.plot_widget.height() <= 60)
+    found = problems(window, "squashed")
+    assert any("loss plot's area" in p for p in found)
+    assert any("'cross-entropy (nats)' is cut off" in p for p in found)
     window.matrix_view.heatmap.plot_widget.setMinimumHeight(0)
     window.matrix_view.heatmap.plot_widget.setMaximumHeight(150)
     qtbot.waitUntil(lambda: window.matrix_view.heatmap.plot_widget.height() <= 150)

@@ -374,12 +374,20 @@ class EmbeddingGradView(QWidget):
         self.list_title = _WrapLabel()
         self.word_table = QTableWidget()
         self.word_table.setColumnCount(4)
-        self.word_table.setHorizontalHeaderLabels(["word", "row v", "times", "where: example n, position k"])
+        self.word_table.setHorizontalHeaderLabels(["word", "row v", "times", "where"])
+        self.word_table.horizontalHeaderItem(3).setToolTip("Where the word was looked up: example n, position k")
         self.word_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.word_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.word_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.word_table.verticalHeader().hide()
-        self.word_table.horizontalHeader().setStretchLastSection(True)
+        # The short columns as wide as their contents; the places take the rest and end in "…" when
+        # there are more than fit (every place is in the cell's tooltip).
+        header = self.word_table.horizontalHeader()
+        for c in (0, 1, 2):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(24)
+        self.word_table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.word_table.setWordWrap(False)
         self.word_table.setSortingEnabled(True)
         self.word_table.itemSelectionChanged.connect(self._on_list_selection)
@@ -394,7 +402,7 @@ class EmbeddingGradView(QWidget):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        right.setMinimumWidth(220)
+        self._list_box = right
         self._size_columns(False)
 
         self.detail_title = _WrapLabel()
@@ -1140,8 +1148,21 @@ class EmbeddingGradView(QWidget):
             self._mark_selected_row()
             self._fill_detail()
 
+    def _word_table_width(self) -> int:
+        """The least width of the list of touched words: its short columns whole, and in the last one the
+        first place whole before the "…" (``WHERE_SAMPLE``)."""
+        table = self.word_table
+        header = table.horizontalHeader()
+        short = sum(header.sectionSizeFromContents(c).width() for c in (0, 1, 2))
+        where = table.fontMetrics().horizontalAdvance(WHERE_SAMPLE) + 16
+        return short + where + table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth()
+
     def _size_columns(self, naive: bool) -> None:
-        """Share the width between the matrices and the list (two matrices need more of it)."""
+        """Share the width between the matrices and the list (two matrices need more of it).
+
+        Beside one matrix the list is never narrower than its columns with a word's first place whole;
+        beside two it may be (its places end in "…" sooner; each cell's tooltip has them all)."""
+        self._list_box.setMinimumWidth(NAIVE_LIST_WIDTH if naive else self._word_table_width())
         total = max(self.splitter.width(), 900)
         list_width = int(total * (0.28 if naive else 0.40))
         self.splitter.setSizes([total - list_width, list_width])
@@ -1150,6 +1171,10 @@ class EmbeddingGradView(QWidget):
         from ..dialogs import confirm_discard
 
         return confirm_discard(self, doing)
+
+
+NAIVE_LIST_WIDTH = 220  # pixels: the least width of the list of touched words beside two matrices
+WHERE_SAMPLE = "example 99 pos 3, …"  # the first place of a word, as the list of touched words shows it
 
 
 def _place(n: int, k: int) -> str:

@@ -42,6 +42,7 @@ from core.text import decimals, plural
 from ..widgets.export import ask_and_save_png, ask_save_path, save_plot_png  # (importing explorer.widgets configures pyqtgraph)
 
 # Colours: light and dark of one hue for raw/smoothed training CE, distinct hues for the rest.
+MIN_PLOT_HEIGHT = 250  # pixels: the plot widget's least height (legend, a plot area of 150 or more, the x axis)
 RAW_COLOUR = (158, 202, 225)
 SMOOTH_COLOUR = (8, 81, 156)
 VALID_COLOUR = (230, 85, 13)
@@ -279,6 +280,9 @@ class LossView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(self._controls)
+        # Room for a readable plot: some 150 pixels between the axes under the legend's rows, and the
+        # left axis's title ("cross-entropy (nats)") whole.
+        self.plot_widget.setMinimumHeight(MIN_PLOT_HEIGHT)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.readout)
 

@@ -47,6 +47,9 @@ CONTEXT = 3
 EXAMPLE_PHRASES = ("life in the", "i want to", "the dog is")  # first one the corpus knows well wins
 EVIDENCE_ROWS = 12  # continuation rows shown in the table; the rest are summarised
 MAX_K = 50
+MIN_BARS_HEIGHT = 150  # pixels: the least room for the bars under the chart's header
+MIN_BARS = 10  # bars the chart always has room for (squeezed to the text's height), when it has that many
+MIN_EVIDENCE_ROWS = 3  # training-set rows the table shows at the least (it scrolls for more)
 
 BAR_COLOUR = QColor(107, 174, 214)  # a word the training set never showed after this context
 SEEN_COLOUR = QColor(33, 113, 181)  # a word that did follow these three words in training
@@ -91,6 +94,7 @@ class BarChart(QWidget):
         self._empty_text = ""
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._hold_minimum()
 
     # ---- data ------------------------------------------------------------------------
     def set_rows(self, rows, seen=(), empty_text: str = "") -> None:
@@ -100,6 +104,7 @@ class BarChart(QWidget):
         self._empty_text = empty_text
         self._hover = -1
         if len(self._rows) != count:  # the size hint depends on the number of rows only
+            self._hold_minimum()
             self.updateGeometry()
         self.update()
 
@@ -135,10 +140,17 @@ class BarChart(QWidget):
         h = self.fontMetrics().height()
         return QSize(320, 2 * h + 6 + max(len(self._rows), 5) * (h + 8) + 6)
 
+    def _hold_minimum(self) -> None:
+        # A layout that fits wrapped text (height for width) may squeeze a widget below its minimum size
+        # hint, never below its minimum height: the bars keep their room, the panel scrolls instead.
+        self.setMinimumHeight(self.minimumSizeHint().height())
+
     @qt_override
     def minimumSizeHint(self) -> QSize:
+        """Room for ``MIN_BARS`` bars at the least (``MIN_BARS_HEIGHT`` pixels at the least) under the header."""
         h = self.fontMetrics().height()
-        return QSize(200, 2 * h + 6 + 3 * (h + 8))
+        bars = max(MIN_BARS_HEIGHT, min(len(self._rows), MIN_BARS) * (h + 1) + 4)
+        return QSize(200, 2 * h + 6 + bars)
 
     # ---- painting ----------------------------------------------------------------------
     @qt_override
@@ -288,6 +300,7 @@ class PredictionsView(QWidget):
         self.evidence_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.evidence_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.evidence_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.evidence_table.setMinimumHeight(self._evidence_height(MIN_EVIDENCE_ROWS))
         hdr = self.evidence_table.horizontalHeader()
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for c in (1, 2, 3):
@@ -329,12 +342,16 @@ class PredictionsView(QWidget):
             self._body.setDirection(want)
             # One above the other, the chart keeps the room for its k bars and the evidence
             # table scrolls after a few rows.
-            rows = self.evidence_table.verticalHeader().defaultSectionSize()
-            header = self.evidence_table.horizontalHeader().sizeHint().height()
-            self.evidence_table.setMaximumHeight(16_777_215 if wide else header + 5 * rows + 4)
+            self.evidence_table.setMaximumHeight(16_777_215 if wide else self._evidence_height(5))
             self._body.setStretch(0, 3 if wide else 1)
             self._body.setStretch(1, 2 if wide else 0)
         super().resizeEvent(event)
+
+    def _evidence_height(self, rows: int) -> int:
+        """The evidence table's height for its header and ``rows`` rows."""
+        table = self.evidence_table
+        row = table.verticalHeader().defaultSectionSize()
+        return table.horizontalHeader().sizeHint().height() + rows * row + 2 * table.frameWidth() + 2
 
     # ---- session events ----------------------------------------------------------------------
     def _on_network_changed(self) -> None:
