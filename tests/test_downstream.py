@@ -146,3 +146,19 @@ def test_run_minibatch_records_what_the_stepper_computes(demo_corpus, reference)
         assert set(record[s.name]) == set(s.arrays) | ({"L"} if s.name == "loss" else set())
         for k, v in s.arrays.items():
             np.testing.assert_array_equal(record[s.name][k], v)
+
+
+def test_check_prints_the_downstream_clause_on_the_stage_s_one_line():
+    import contextlib
+    import io
+
+    from explorer.cli import main
+
+    bug = next(b for b in GALLERY if b.stage == "through_activation")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["check", str(bug.path), "--batch-size", "20", "--timeout", "2"])
+    lines = out.getvalue().splitlines()
+    assert status == 1 and len(lines) == 1  # the file's one function: one line, with the clause at its end
+    assert lines[0].startswith("through_activation: wrong: ")
+    assert lines[0].endswith("; downstream: dW_h, db_h, de, dW_emb and the update of W_emb, W_h, b_h go wrong")
