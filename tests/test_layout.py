@@ -11,6 +11,8 @@ either (panels may share more tabs there).
 
 from __future__ import annotations
 
+import html
+
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QRectF, Qt
@@ -280,3 +282,37 @@ def test_the_checks_see_a_cut_label_a_scroll_bar_and_a_short_heatmap(make_window
     window.matrix_view.heatmap.plot_widget.setMaximumHeight(150)
     qtbot.waitUntil(lambda: window.matrix_view.heatmap.plot_widget.height() <= 150)
     assert any("heatmap" in p and "150 px tall" in p for p in problems(window, "short"))
+
+
+def test_four_hidden_layers_at_1280_wide_cut_no_text_without_a_tooltip_that_has_it(qtbot, demo_corpus):
+    """The diagram's boxes and the toolbar's stage shorten their text with "…" on a laptop; the tooltip
+    (what pointing at the box or the label shows) then holds every text in full."""
+    from core.model import Config
+
+    window = create_window(corpus=demo_corpus, config=Config(hidden_dims=(64, 64, 64, 64),
+                                                             activations=("sigmoid", "relu", "tanh", "sigmoid")))
+    window.confirm_on_close = False
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        settle(qtbot, window)
+        diagram = window.network_view
+        assert len(diagram.layers) == 8
+        for stage in ("hidden_2", None):  # a stage's box carries its title too
+            if stage:
+                while window.session.stage is None or not window.session.stage.box == "hidden_2":
+                    window.action_step_stage.trigger()
+            cut = {key: diagram.cut_text(key) for key in diagram.layers}
+            assert any(cut.values()), "the test needs boxes too narrow for their text"
+            for key, texts in cut.items():
+                tip = diagram.tooltip_for(key)
+                missing = [t for t in texts if html.escape(t, quote=False) not in tip]
+                assert missing == [], f"{key}: {missing} cut and not in the tooltip {tip!r}"
+        label = window.stage_label
+        to_stage(window, "embedding_gradient")
+        qtbot.waitUntil(lambda: label.shown_text() != label.text())  # a long stage title, shortened
+        assert label.shown_text().endswith("…") and label.toolTip() == label.text()
+    finally:
+        window.shutdown()

@@ -112,7 +112,13 @@ class NetworkView(QWidget):
         names = ", ".join(self.session.model.box_of(key).tensors)
         tip = f"Click to show this layer's arrays: {names}"
         note = self.session.loss_note() if key == "loss" else None
-        if note:  # rich text, so that the long sentence wraps
+        cut = self.cut_text(key) if self._layout() else []
+        if cut:  # the box is too small for its text: the tooltip has it whole, first
+            whole = "<br>".join(html.escape(t, quote=False) for t in self.full_text(key))
+            tip = f"<p>{whole}</p><p>{html.escape(tip, quote=False)}</p>"
+            if note:
+                tip += f"<p>{html.escape(note, quote=False)}</p>"
+        elif note:  # rich text, so that the long sentence wraps
             tip = f"<p>{html.escape(tip, quote=False)}</p><p>{html.escape(note, quote=False)}</p>"
         return tip
 
@@ -197,9 +203,7 @@ class NetworkView(QWidget):
         p.fillRect(self.rect(), self.palette().base())
         rects = self._layout()
         texts = self.box_texts()
-        base = QFont(self.font())
-        scale = max(0.78, min(1.0, rects["input"].width() / 190))
-        base.setPointSizeF(max(7.0, base.pointSizeF() * scale))
+        base = self._box_font(rects)
         self._draw_arrows(p, rects, base)
         dirty = QRectF(event.rect())  # often only the loss box (see _on_weights_changed)
         for key in self.layers:
@@ -223,38 +227,65 @@ class NetworkView(QWidget):
         p.setBrush(fill)
         p.drawRoundedRect(rect, 8, 8)
 
+        for font, colour, at, _full, shown in self._box_lines(key, rect, text, base):
+            p.setFont(font)
+            p.setPen(colour)
+            p.drawText(at, shown)
+
+    def _box_lines(self, key: str, rect: QRectF, text: BoxText, base: QFont) -> list[tuple]:
+        """What box ``key`` draws, line by line: (font, colour, where, full text, text drawn). The text drawn
+        ends in "…" when the box is too narrow for it; the lines that find no room are left out."""
         pad = 8.0
         inner = rect.adjusted(pad, 5, -pad, -4)
+        width = int(inner.width())
         title_font = QFont(base)
         title_font.setBold(True)
         title_font.setPointSizeF(base.pointSizeF() * 1.08)
         fm_title = QFontMetrics(title_font)
         fm = QFontMetrics(base)
+        out = []
         y = inner.top() + fm_title.ascent()
-        p.setFont(title_font)
-        p.setPen(TEXT)
-        p.drawText(QPointF(inner.left(), y), fm_title.elidedText(text.title, Qt.ElideRight, int(inner.width())))
+        out.append((title_font, TEXT, QPointF(inner.left(), y), text.title,
+                    fm_title.elidedText(text.title, Qt.ElideRight, width)))
         y += fm_title.descent() + 3
-        p.setFont(base)
-        footer = self.stage_title if current else ""
+        footer = self.stage_title if key == self.highlighted else ""
         room = inner.bottom() - (fm.height() + 2 if footer else 0)
         for line in text.lines:
             if y + fm.height() > room + 1:
                 break
             y += fm.ascent()
-            p.setPen(MUTED if line in ("word indices", "cross-entropy") else TEXT)
-            p.drawText(QPointF(inner.left(), y), fm.elidedText(line, Qt.ElideRight, int(inner.width())))
+            colour = MUTED if line in ("word indices", "cross-entropy") else TEXT
+            out.append((base, colour, QPointF(inner.left(), y), line, fm.elidedText(line, Qt.ElideRight, width)))
             y += fm.descent() + 1
         if footer:
             badge = QFont(base)
             badge.setBold(True)
-            p.setFont(badge)
-            p.setPen(BWD if self.backward else FWD)
             label = f"▶ {footer}"
-            p.drawText(
-                QPointF(inner.left(), inner.bottom() - QFontMetrics(badge).descent()),
-                QFontMetrics(badge).elidedText(label, Qt.ElideRight, int(inner.width())),
-            )
+            fm_badge = QFontMetrics(badge)
+            out.append((badge, BWD if self.backward else FWD,
+                        QPointF(inner.left(), inner.bottom() - fm_badge.descent()), label,
+                        fm_badge.elidedText(label, Qt.ElideRight, width)))
+        return out
+
+    def _box_font(self, rects: dict[str, QRectF]) -> QFont:
+        """The boxes' font: smaller (down to 78 %, 7 points) when the boxes are narrow."""
+        base = QFont(self.font())
+        scale = max(0.78, min(1.0, rects["input"].width() / 190))
+        base.setPointSizeF(max(7.0, base.pointSizeF() * scale))
+        return base
+
+    def cut_text(self, key: str) -> list[str]:
+        """The texts of box ``key`` drawn shortened with "…" or left out for lack of room, in full."""
+        rects = self._layout()
+        text = self.box_texts()[key]
+        lines = self._box_lines(key, rects[key], text, self._box_font(rects))
+        drawn = {full for *_, full, shown in lines if shown == full}
+        return [t for t in self.full_text(key) if t not in drawn]
+
+    def full_text(self, key: str) -> list[str]:
+        """Every text of box ``key``: its title, its lines and, for the current stage's box, the stage."""
+        text = self.box_texts()[key]
+        return [text.title] + text.lines + ([f"▶ {self.stage_title}"] if key == self.highlighted else [])
 
     def _draw_arrows(self, p: QPainter, rects: dict[str, QRectF], base: QFont) -> None:
         small = QFont(base)
