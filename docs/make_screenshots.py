@@ -89,6 +89,7 @@ def main() -> int:
     for _ in range(3):
         s.step_stage()
     window.predictions_view.set_text("life in the")
+    window.docks["predictions_view"].raise_()  # (on a laptop it shares the loss plot's place, in a tab)
     settle(app)
     save(window, "window_forward.png")
 
@@ -127,6 +128,8 @@ def main() -> int:
         s.step_stage()
     settle(app)
     save(window, "window_after_run.png")
+    window.docks["loss_view"].raise_()  # (on a laptop it shares the map's place, in a tab)
+    settle(app)
     save(window.docks["loss_view"], "loss_view.png")
     save_floating(app, window.docks["embedding_map_view"], "embedding_map.png",
                   (min(900, width - 40), min(560, height - 40)))
