@@ -11,10 +11,6 @@ import re
 
 import pytest
 
-from explorer import dialogs
-from explorer.app import create_window
-from explorer.panels import embedding_grad_view as egv
-
 
 @pytest.fixture
 def window(laptop_window):
@@ -133,25 +129,17 @@ def test_stepping_from_the_embedding_gradient_to_the_update_keeps_the_gradient_o
 
 
 @pytest.mark.parametrize("reach", ["embedding_gradient", "update"])
-def test_a_panel_first_shown_after_the_embedding_gradient_shows_it(qtbot, demo_corpus, reach):
-    w = create_window(corpus=demo_corpus)
-    w.ask_unsaved = lambda parent, doing: dialogs.DISCARD
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    try:
-        assert "embedding_grad_view" not in w.panels  # not built yet: its tab is behind another
-        gradient = step_to(w, "embedding_gradient")
-        if reach == "update":
-            w.action_step_stage.trigger()
-        view = show(w, qtbot, "embedding_grad_view")
-        assert view.showing and view.stage is gradient
-        assert view.pages.currentIndex() == 1 and view.list_order()
-        after = "The update (stage 14) has been applied" in plain(view.header.text())
-        assert after == (reach == "update")
-    finally:
-        w.shutdown()
+def test_a_panel_first_shown_after_the_embedding_gradient_shows_it(window, qtbot, reach):
+    w = window
+    assert "embedding_grad_view" not in w.panels  # not built yet: its tab is behind another
+    gradient = step_to(w, "embedding_gradient")
+    if reach == "update":
+        w.action_step_stage.trigger()
+    view = show(w, qtbot, "embedding_grad_view")
+    assert view.showing and view.stage is gradient
+    assert view.pages.currentIndex() == 1 and view.list_order()
+    after = "The update (stage 14) has been applied" in plain(view.header.text())
+    assert after == (reach == "update")
 
 
 def test_a_panel_behind_a_tab_catches_up_with_the_stage_when_brought_forward(window, qtbot):
